@@ -133,7 +133,8 @@ class SAUNet3D(nn.Module):
                 )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input_size(list(x.shape[2:]))
+        if not torch.jit.is_tracing():  # a traced graph cannot keep the check; it only warns
+            self.check_input_size(list(x.shape[2:]))
         skips: list[torch.Tensor] = []
         for encoder in self.encoders:
             x = encoder(x)
