@@ -16,12 +16,16 @@ from .challenge import (
     lesion_recall_f1,
 )
 from .geometry import spacing_from_geometry
+from .ignite_handler import WMHChallengeMetricHandler
+from .monai_metric import WMHChallengeMetric
 
 __all__ = [
     "METRIC_LABELS",
     "METRIC_NAMES",
     "ChallengeScores",
     "LesionCounts",
+    "WMHChallengeMetric",
+    "WMHChallengeMetricHandler",
     "avd",
     "binarise_result",
     "challenge_scores",

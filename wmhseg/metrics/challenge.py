@@ -150,12 +150,10 @@ def dice(wmh: np.ndarray, binary: np.ndarray) -> float:
     total = np.count_nonzero(wmh) + np.count_nonzero(binary)
     if total == 0:
         return math.nan
-    return 2.0 * np.count_nonzero(wmh & binary) / total
+    return float(2.0 * np.count_nonzero(wmh & binary) / total)
 
 
-def _directed_distances(
-    from_points: np.ndarray, to_points: np.ndarray
-) -> np.ndarray:
+def _directed_distances(from_points: np.ndarray, to_points: np.ndarray) -> np.ndarray:
     return scipy.spatial.cKDTree(to_points).query(from_points, k=1, eps=0, p=2)[0]
 
 
