@@ -20,9 +20,10 @@ Reference sources (``--ref``):
 * a datalist JSON (``{"training": [{"label": ..., "subject": ..., "scanner": ...}, ...]}``, paths relative to
   its folder): the cases of ``--datalist-key`` (default ``training``), optionally only fold ``--fold``.
 
-Prediction lookup (``--pred``), first match wins: in the folder ``<pred>/<site path>/<subject>`` (challenge
-layout only), then ``<pred>/<subject>``, the files ``result.nii.gz``, ``result.nii``, ``wmh_mask.nii.gz``,
-``wmh_mask.nii``; then ``<pred>/<subject>.nii.gz`` and ``<pred>/<subject>.nii``. Unlike the official script there
+Prediction lookup (``--pred``), first match wins: in the folder ``<pred>/<path of the subject below --ref>``
+(challenge layout only, i.e. ``--pred`` mirrors ``--ref``), then ``<pred>/<scanner>/<subject>``, then
+``<pred>/<subject>``, the files ``result.nii.gz``, ``result.nii``, ``wmh_mask.nii.gz`` (written by ``wmhseg``
+inference), ``wmh_mask.nii``; then the files ``<pred>/<subject>.nii.gz`` and ``<pred>/<subject>.nii``. Unlike the official script there
 is no "most similar file name" fallback: a missing prediction is an error (or skipped with ``--allow-missing``).
 """
 
@@ -156,7 +157,7 @@ def find_prediction(pred_dir: Path, case: Case) -> Path | None:
     """The prediction file of a case, by the documented lookup order, or None."""
     pred_dir = Path(pred_dir)
     folders = [pred_dir / case.relative_dir] if case.relative_dir not in (None, Path(".")) else []
-    folders.append(pred_dir / case.subject)
+    folders += [pred_dir / case.scanner / case.subject, pred_dir / case.subject]
     for folder in folders:
         for name in PREDICTION_NAMES:
             if (folder / name).is_file():
@@ -303,7 +304,8 @@ def _format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]])
 
 LOOKUP_HELP = (
     "Reference: a folder (every wmh.nii.gz below it; scanner = path of the site folder) or a datalist JSON. "
-    "Prediction of a subject, first match: <pred>/<site path>/<subject>/ or <pred>/<subject>/ holding "
+    "Prediction of a subject, first match: the folder <pred>/<path below --ref>/, <pred>/<scanner>/<subject>/ or "
+    "<pred>/<subject>/ holding "
     + ", ".join(PREDICTION_NAMES)
     + "; then <pred>/<subject>.nii.gz or .nii. Outputs: per_case.csv, per_scanner.csv, summary.json "
     "(NaN written as nan in CSV and null in JSON; means skip NaN and the *_nan columns count them)."

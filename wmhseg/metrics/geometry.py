@@ -8,14 +8,16 @@ so origin and direction cannot change any metric (Kuijf et al., IEEE TMI 2019; s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Geometry", "spacing_from_geometry"]
 
-Geometry = Union[Sequence[float], np.ndarray, torch.Tensor]
+Geometry = Union[Sequence[float], np.ndarray, "torch.Tensor"]
 
 
 def spacing_from_geometry(geometry: Geometry) -> tuple[float, float, float]:
@@ -34,7 +36,9 @@ def spacing_from_geometry(geometry: Geometry) -> tuple[float, float, float]:
     affine = getattr(geometry, "affine", None)  # MetaTensor
     if affine is not None:
         geometry = affine
-    values = np.asarray(geometry.detach().cpu() if isinstance(geometry, torch.Tensor) else geometry, dtype=float)
+    if hasattr(geometry, "detach"):  # torch tensor (torch is not imported here, to keep file scoring light)
+        geometry = geometry.detach().cpu().numpy()
+    values = np.asarray(geometry, dtype=float)
     if values.shape == (3,):
         spacing = values
     elif values.ndim == 2 and values.shape[0] in (3, 4) and values.shape[1] == 4:
