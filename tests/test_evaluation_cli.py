@@ -46,7 +46,8 @@ def save(path: Path, array: np.ndarray, aff: np.ndarray) -> Path:
 
 def expected_scores(ref_path: Path, pred_path: Path) -> dict:
     ref_img = nib.load(ref_path)
-    return evaluate_volumes(np.asanyarray(ref_img.dataobj), np.asanyarray(nib.load(pred_path).dataobj), ref_img.affine).metrics()
+    pred = np.asanyarray(nib.load(pred_path).dataobj)
+    return evaluate_volumes(np.asanyarray(ref_img.dataobj), pred, ref_img.affine).metrics()
 
 
 @pytest.fixture
@@ -99,7 +100,9 @@ def test_challenge_layout_tables(challenge, tmp_path, capsys):
     assert math.isnan(float(rows[3]["hd95"])) and rows[3]["avd"] == "100.0"
 
     table = read_csv(out / "per_scanner.csv")
-    assert [(t["scanner"], t["n"]) for t in table] == [("Utrecht", "3"), ("Singapore", "1"), (f"Amsterdam/{PETMR}", "1"), ("Average", "5")]
+    assert [(t["scanner"], t["n"]) for t in table] == [
+        ("Utrecht", "3"), ("Singapore", "1"), (f"Amsterdam/{PETMR}", "1"), ("Average", "5"),
+    ]  # fmt: skip
     utrecht = [v for k, v in expected.items() if k[0] == "Utrecht"]
     for name in METRIC_NAMES:
         assert float(table[0][name]) == pytest.approx(np.mean([u[name] for u in utrecht]), abs=1e-12)
@@ -142,7 +145,7 @@ def test_header_rounding_is_accepted(challenge, tmp_path):
     shifted = affine((0.96, 0.95, 3.0))
     shifted[:3, 3] += 2e-5  # float32-level differences between writers
     save(pred_path, np.asanyarray(nib.load(pred_path).dataobj), shifted)
-    assert main(["evaluate", "--pred", str(pred_dir), "--ref", str(ref_dir), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    assert main(["evaluate", "--pred", str(pred_dir), "--ref", str(ref_dir), "--out", str(tmp_path / "r")]) == 0
 
 
 def test_missing_predictions(challenge, tmp_path, capsys):
@@ -184,7 +187,7 @@ def test_datalist(tmp_path):
     for row in rows:
         assert float(row["dsc"]) == pytest.approx(want[row["subject"]]["dsc"], abs=1e-12)
         assert float(row["hd95"]) == pytest.approx(want[row["subject"]]["hd95"], abs=1e-12)
-    assert main(["evaluate", "--pred", str(pred_dir), "--ref", str(datalist), "--out", str(out), "--datalist-key", "test"]) == 2
+    assert main(["evaluate", "--pred", str(pred_dir), "--ref", str(datalist), "--datalist-key", "test"]) == 2
 
 
 def test_console_command_and_recipe_run_as_subprocesses(challenge, tmp_path):
@@ -192,10 +195,13 @@ def test_console_command_and_recipe_run_as_subprocesses(challenge, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = tmp_path / "sub"
     done = subprocess.run(
-        [sys.executable, "-m", "wmhseg.cli", "evaluate", "--pred", str(pred_dir), "--ref", str(ref_dir), "--out", str(out)],
+        [sys.executable, "-m", "wmhseg.cli", "evaluate", "--pred", str(pred_dir), "--ref", str(ref_dir),
+         "--out", str(out)],
         capture_output=True, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Average" in done.stdout and (out / "per_scanner.csv").is_file()
-    helped = subprocess.run([sys.executable, str(ROOT / "pipelines" / "evaluate.py"), "--help"], capture_output=True, text=True, env=env)
+    helped = subprocess.run(
+        [sys.executable, str(ROOT / "pipelines" / "evaluate.py"), "--help"], capture_output=True, text=True, env=env
+    )
     assert helped.returncode == 0 and "--pred" in helped.stdout and "wmh_mask.nii.gz" in helped.stdout

@@ -29,7 +29,7 @@ from wmhseg.metrics import official_sitk as official
 ERROR = "error"  # the official script raises
 
 
-def official_values(reference: np.ndarray, result: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0, 0, 0), direction=None):
+def official_values(reference, result, spacing=(1.0, 1.0, 1.0), origin=(0, 0, 0), direction=None) -> dict:
     """Each metric from the SimpleITK reference path, or ERROR where the official evaluation raises."""
     wmh, binary = official.official_masks(
         official.image_from_array(reference, spacing, origin, direction), official.image_from_array(result)
@@ -41,7 +41,7 @@ def official_values(reference: np.ndarray, result: np.ndarray, spacing=(1.0, 1.0
         except (RuntimeError, ValueError, ZeroDivisionError):
             return ERROR
 
-    values = {"dsc": attempt(official.official_dsc), "hd95": attempt(official.official_hd95), "avd": attempt(official.official_avd)}
+    values = {name: attempt(getattr(official, f"official_{name}")) for name in ("dsc", "hd95", "avd")}
     lesions = attempt(official.official_lesion_recall_f1)
     values["recall"], values["f1"] = (ERROR, ERROR) if lesions == ERROR else lesions
     return values
@@ -284,7 +284,8 @@ def test_geometry_forms_agree_and_direction_does_not_matter():
     affine[:3, 3] = [-90, 30, 12]
     assert spacing_from_geometry(affine) == pytest.approx(tuple(spacing))
     assert spacing_from_geometry(torch.tensor(affine)) == pytest.approx(tuple(spacing))
-    assert spacing_from_geometry(MetaTensor(torch.zeros(1, 4, 4, 4), affine=torch.tensor(affine))) == pytest.approx(tuple(spacing))
+    meta = MetaTensor(torch.zeros(1, 4, 4, 4), affine=torch.tensor(affine))
+    assert spacing_from_geometry(meta) == pytest.approx(tuple(spacing))
     for bad in ([1.0, 2.0], np.eye(3), [1.0, 0.0, 1.0], np.zeros((2, 4, 4))):
         with pytest.raises(ValueError):
             spacing_from_geometry(bad)

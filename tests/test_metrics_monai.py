@@ -48,8 +48,9 @@ SPACINGS = [(0.9, 1.1, 3.0), (0.5, 0.5, 1.5)]
 @pytest.mark.parametrize("name", METRIC_NAMES)
 def test_label_maps_lists_and_batches(name):
     pairs = [random_pair(seed) for seed in (1, 2)]
-    y_pred = [MetaTensor(torch.from_numpy(p)[None], affine=torch.tensor(affine_for(s))) for (_, p), s in zip(pairs, SPACINGS)]
-    y = [MetaTensor(torch.from_numpy(r)[None], affine=torch.tensor(affine_for(s))) for (r, _), s in zip(pairs, SPACINGS)]
+    affines = [torch.tensor(affine_for(s)) for s in SPACINGS]
+    y_pred = [MetaTensor(torch.from_numpy(p)[None], affine=a) for (_, p), a in zip(pairs, affines)]
+    y = [MetaTensor(torch.from_numpy(r)[None], affine=a) for (r, _), a in zip(pairs, affines)]
     want = [expected(r, p, s, name) for (r, p), s in zip(pairs, SPACINGS)]
 
     metric = WMHChallengeMetric(metric_name=name)
@@ -144,7 +145,8 @@ def test_supervised_evaluator_with_metrics_saver(tmp_path):
         for name in METRIC_NAMES:
             want[name].append(scores[name])
 
-    loader = DataLoader(Dataset(items, Compose([LoadImaged(["image", "label"]), EnsureChannelFirstd(["image", "label"])])), batch_size=2)
+    keys = ["image", "label"]
+    loader = DataLoader(Dataset(items, Compose([LoadImaged(keys), EnsureChannelFirstd(keys)])), batch_size=2)
     transform = from_engine(["pred", "label"])
     handlers = {name: WMHChallengeMetricHandler(name, output_transform=transform) for name in METRIC_NAMES}
     save_dir = tmp_path / "metrics"
@@ -155,7 +157,9 @@ def test_supervised_evaluator_with_metrics_saver(tmp_path):
         postprocessing=AsDiscreted(keys="pred", argmax=True),
         key_val_metric={"val_dsc": handlers["dsc"]},
         additional_metrics={f"val_{n}": h for n, h in handlers.items() if n != "dsc"},
-        val_handlers=[MetricsSaver(str(save_dir), metric_details="*", batch_transform=lambda b: [x["image"].meta for x in b])],
+        val_handlers=[
+            MetricsSaver(str(save_dir), metric_details="*", batch_transform=lambda b: [x["image"].meta for x in b])
+        ],
     )
     evaluator.run()
 

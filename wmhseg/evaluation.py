@@ -23,8 +23,9 @@ Reference sources (``--ref``):
 Prediction lookup (``--pred``), first match wins: in the folder ``<pred>/<path of the subject below --ref>``
 (challenge layout only, i.e. ``--pred`` mirrors ``--ref``), then ``<pred>/<scanner>/<subject>``, then
 ``<pred>/<subject>``, the files ``result.nii.gz``, ``result.nii``, ``wmh_mask.nii.gz`` (written by ``wmhseg``
-inference), ``wmh_mask.nii``; then the files ``<pred>/<subject>.nii.gz`` and ``<pred>/<subject>.nii``. Unlike the official script there
-is no "most similar file name" fallback: a missing prediction is an error (or skipped with ``--allow-missing``).
+inference), ``wmh_mask.nii``; then the files ``<pred>/<subject>.nii.gz`` and ``<pred>/<subject>.nii``. Unlike the
+official script there is no "most similar file name" fallback: a missing prediction is an error (or skipped with
+``--allow-missing``).
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def datalist_cases(datalist: Path, key: str = "training", fold: int | None = Non
         subject = str(entry.get("subject") or Path(entry.get("image", label)).name.split(".")[0])
         cases.append(Case(subject, str(entry.get("scanner", "unknown")), label))
     if not cases:
-        raise EvaluationError(f"datalist {datalist}: no entries in {key!r}" + (f" with fold {fold}" if fold is not None else ""))
+        which = f" with fold {fold}" if fold is not None else ""
+        raise EvaluationError(f"datalist {datalist}: no entries in {key!r}{which}")
     subjects = [c.subject for c in cases]
     duplicates = sorted({s for s in subjects if subjects.count(s) > 1})
     if duplicates:
@@ -361,7 +363,8 @@ def _pair(args: argparse.Namespace, cases: Sequence[Case]) -> list[tuple[Case, P
         listing = "\n".join(f"  {c.scanner}/{c.subject}: {c.reference}" for c in missing)
         message = f"no prediction in {args.pred} for {len(missing)} of {len(cases)} references:\n{listing}"
         if not args.allow_missing or not pairs:
-            raise EvaluationError(message + "\n(names looked for: " + ", ".join(PREDICTION_NAMES) + ", <subject>.nii.gz)")
+            names = ", ".join((*PREDICTION_NAMES, "<subject>.nii.gz"))
+            raise EvaluationError(f"{message}\n(names looked for: {names})")
         print(f"warning: {message}\nthese are skipped (--allow-missing)", file=sys.stderr)
     return pairs
 

@@ -108,7 +108,9 @@ class WMHChallengeMetric(CumulativeIterationMetric):
         if y is None:
             raise ValueError("WMHChallengeMetric needs the reference y")
         if y_pred.ndim != 5 or y.ndim != 5:
-            raise ValueError(f"expected (B, C, X, Y, Z) tensors, got y_pred {tuple(y_pred.shape)} and y {tuple(y.shape)}")
+            raise ValueError(
+                f"expected (B, C, X, Y, Z) tensors, got y_pred {tuple(y_pred.shape)} and y {tuple(y.shape)}"
+            )
         if y_pred.shape[0] != y.shape[0] or y_pred.shape[2:] != y.shape[2:]:
             raise ValueError(
                 f"y_pred {tuple(y_pred.shape)} and y {tuple(y.shape)} differ in batch size or spatial shape"
