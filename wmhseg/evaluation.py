@@ -62,7 +62,7 @@ __all__ = [
     "run",
 ]
 
-REFERENCE_NAMES = ("wmh.nii.gz",)
+REFERENCE_NAME = "wmh.nii.gz"
 PREDICTION_NAMES = ("result.nii.gz", "result.nii", "wmh_mask.nii.gz", "wmh_mask.nii")
 # voxel grids agree when origin and spacing differ by at most this many mm and direction cosines by _DIRECTION_TOL
 # (NIfTI headers hold float32, so files written by different tools differ in the last bits)
@@ -109,20 +109,19 @@ def challenge_cases(ref_dir: Path) -> list[Case]:
     cases = []
     for folder, dirs, files in os.walk(ref_dir):
         dirs.sort()
-        for name in REFERENCE_NAMES:
-            if name in files:
-                subject_dir = Path(folder)
-                relative = subject_dir.relative_to(ref_dir)
-                if relative == Path("."):  # --ref is one subject's folder
-                    scanner = subject_dir.resolve().parent.name
-                elif relative.parent == Path("."):  # --ref is one site's folder
-                    scanner = ref_dir.resolve().name
-                else:
-                    scanner = relative.parent.as_posix()
-                cases.append(Case(subject_dir.resolve().name, scanner, subject_dir / name, relative))
-                break
+        if REFERENCE_NAME not in files:
+            continue
+        subject_dir = Path(folder)
+        relative = subject_dir.relative_to(ref_dir)
+        if relative == Path("."):  # --ref is one subject's folder
+            scanner = subject_dir.resolve().parent.name
+        elif relative.parent == Path("."):  # --ref is one site's folder
+            scanner = ref_dir.resolve().name
+        else:
+            scanner = relative.parent.as_posix()
+        cases.append(Case(subject_dir.resolve().name, scanner, subject_dir / REFERENCE_NAME, relative))
     if not cases:
-        raise EvaluationError(f"no reference found: no file named {' or '.join(REFERENCE_NAMES)} below {ref_dir}")
+        raise EvaluationError(f"no reference found: no file named {REFERENCE_NAME} below {ref_dir}")
     return _sorted_cases(cases)
 
 
