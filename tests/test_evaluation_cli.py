@@ -205,3 +205,28 @@ def test_console_command_and_recipe_run_as_subprocesses(challenge, tmp_path):
         [sys.executable, str(ROOT / "pipelines" / "evaluate.py"), "--help"], capture_output=True, text=True, env=env
     )
     assert helped.returncode == 0 and "--pred" in helped.stdout and "wmh_mask.nii.gz" in helped.stdout
+
+
+def test_files_score_as_the_official_script_reads_them(tmp_path):
+    """End to end on oblique, anisotropic files: the command equals the SimpleITK path on sitk-read images."""
+    import SimpleITK as sitk
+    from scipy.spatial.transform import Rotation
+
+    from wmhseg.metrics.official_sitk import official_scores
+
+    oblique = np.eye(4)
+    oblique[:3, :3] = Rotation.from_euler("xyz", [12, -25, 40], degrees=True).as_matrix() * [0.9, 1.15, 3.0]
+    oblique[:3, 3] = [10.0, -80.0, 33.0]
+    ref_dir, pred_dir = tmp_path / "ref", tmp_path / "pred"
+    for index, subject in enumerate(("3", "7")):
+        ref, pred = case_arrays(30 + index, shape=(28, 24, 7))
+        pred = np.where(pred > 0, np.float32(0.8), np.float32(0.2))  # a float "probability" map
+        save(ref_dir / "SiteX" / subject / "wmh.nii.gz", ref, oblique)
+        save(pred_dir / "SiteX" / subject / "result.nii.gz", pred, oblique)
+    out = tmp_path / "report"
+    assert main(["evaluate", "--pred", str(pred_dir), "--ref", str(ref_dir), "--out", str(out), "--quiet"]) == 0
+    for row in read_csv(out / "per_case.csv"):
+        theirs = official_scores(sitk.ReadImage(row["reference"]), sitk.ReadImage(row["prediction"]))
+        for name, value in theirs.items():
+            assert float(row[name]) == pytest.approx(value, abs=1e-9), name
+        assert 0 < float(row["dsc"]) < 1 and float(row["hd95"]) > 0

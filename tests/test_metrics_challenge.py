@@ -300,6 +300,27 @@ def test_geometry_forms_agree_and_direction_does_not_matter():
     assert from_affine["hd95"] != evaluate_volumes(ref, pred, (1, 1, 1)).hd95  # spacing is used
 
 
+def test_affine_maps_points_exactly_like_the_official_script():
+    # a direction matrix rounded as in a file header (not exactly orthonormal) and lesions ~87 mm apart
+    rotation = Rotation.from_euler("xyz", [12, -25, 40], degrees=True).as_matrix()
+    rotation += np.random.default_rng(0).normal(size=(3, 3)) * 3e-7
+    spacing = np.array([0.9, 1.15, 3.0])
+    ref = np.zeros((120, 100, 20), np.float32)
+    ref[5:8, 5:8, 2:4] = 1
+    ref[100:104, 80:85, 15:18] = 1
+    pred = np.zeros(ref.shape, np.uint8)
+    pred[5:8, 5:8, 2:4] = 1
+    pred[100:103, 80:85, 15:18] = 1
+    pred[110:113, 5:8, 10] = 1
+    theirs = official_values(ref, pred, spacing, (1.0, 2.0, 3.0), rotation)["hd95"]
+    affine = np.eye(4)
+    affine[:3, :3] = rotation * spacing
+    assert evaluate_volumes(ref, pred, affine).hd95 == pytest.approx(theirs, abs=1e-9)
+    assert hd95(ref == 1, pred > 0, affine, method="kdtree") == pytest.approx(theirs, abs=1e-9)
+    # spacings alone assume an exactly orthonormal direction: close, but not to the last digits
+    assert evaluate_volumes(ref, pred, spacing).hd95 == pytest.approx(theirs, abs=1e-5)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # agreement with the SimpleITK reference path on random volumes
 
@@ -337,8 +358,11 @@ def test_agrees_with_official_on_random_volumes():
     rng = np.random.default_rng(2024)
     for _ in range(80):
         ref, pred, spacing, origin, direction = random_case(rng)
-        ours = evaluate_volumes(ref, pred, spacing)
-        assert_matches_official(ours.metrics(), official_values(ref, pred, spacing, origin, direction))
+        theirs = official_values(ref, pred, spacing, origin, direction)
+        affine = np.eye(4)
+        affine[:3, :3], affine[:3, 3] = direction * spacing, origin
+        assert_matches_official(evaluate_volumes(ref, pred, spacing).metrics(), theirs)
+        assert_matches_official(evaluate_volumes(ref, pred, affine).metrics(), theirs)
         wmh, ignore = reference_masks(ref)
         binary = binarise_result(pred, ignore)
         by_edt, by_tree = hd95(wmh, binary, spacing, method="edt"), hd95(wmh, binary, spacing, method="kdtree")

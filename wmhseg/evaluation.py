@@ -219,24 +219,31 @@ def check_same_grid(reference: Path, prediction: Path) -> None:
         )
 
 
-def _read_xyz(path: Path) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Voxel array in (X, Y, Z) order, with its native pixel type, and the spacing, read with SimpleITK."""
+def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel array in (X, Y, Z) order with its native pixel type, and the ITK affine [D·diag(spacing) | origin]."""
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
         raise EvaluationError(f"cannot read image {path}: {str(err).strip().splitlines()[-1]}") from err
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise EvaluationError(f"{path} has {image.GetNumberOfComponentsPerPixel()} components per voxel; expected 1")
-    return np.transpose(sitk.GetArrayFromImage(image)), image.GetSpacing()
+    affine = np.eye(4)
+    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3)
+    affine[:3, :3] = direction @ np.diag(image.GetSpacing())
+    affine[:3, 3] = image.GetOrigin()
+    return np.transpose(sitk.GetArrayFromImage(image)), affine
 
 
 def evaluate_case(reference: Path, prediction: Path) -> ChallengeScores:
-    """Scores of one prediction file against one reference file (grids checked first)."""
+    """Scores of one prediction file against one reference file (grids checked first).
+
+    Contour points are mapped with the reference's geometry as SimpleITK reads it, as in the official script.
+    """
     check_same_grid(reference, prediction)
-    ref, spacing = _read_xyz(reference)
+    ref, geometry = _read_xyz(reference)
     pred, _ = _read_xyz(prediction)
     try:
-        return evaluate_volumes(ref, pred, spacing)
+        return evaluate_volumes(ref, pred, geometry)
     except (ValueError, TypeError) as err:
         raise EvaluationError(f"cannot score {prediction} against {reference}: {err}") from err
 

@@ -24,7 +24,7 @@ from .challenge import (
     lesion_counts,
     lesion_recall_f1,
 )
-from .geometry import spacing_from_geometry
+from .geometry import spacing_from_geometry, voxel_matrix
 
 if TYPE_CHECKING:
     from .ignite_handler import WMHChallengeMetricHandler
@@ -51,6 +51,7 @@ __all__ = [
     "reference_masks",
     "result_window",
     "spacing_from_geometry",
+    "voxel_matrix",
 ]
 
 

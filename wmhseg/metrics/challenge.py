@@ -32,7 +32,7 @@ import scipy.ndimage
 import scipy.spatial
 
 from .binarise import binarise_result, reference_masks
-from .geometry import Geometry, spacing_from_geometry
+from .geometry import Geometry, voxel_matrix
 
 __all__ = [
     "METRIC_NAMES",
@@ -157,25 +157,27 @@ def _directed_distances(from_points: np.ndarray, to_points: np.ndarray) -> np.nd
     return scipy.spatial.cKDTree(to_points).query(from_points, k=1, eps=0, p=2)[0]
 
 
-def hd95(wmh: np.ndarray, binary: np.ndarray, spacing: Geometry, method: str = "auto") -> float:
+def hd95(wmh: np.ndarray, binary: np.ndarray, geometry: Geometry, method: str = "auto") -> float:
     """95th-percentile Hausdorff distance in mm between the in-plane contours of two boolean masks.
 
     Args:
         wmh: reference mask T.
         binary: result mask R.
-        spacing: voxel spacing along the array axes, or an affine / MetaTensor (see
-            :func:`~wmhseg.metrics.geometry.spacing_from_geometry`).
-        method: ``"kdtree"`` (nearest contour point by KD-tree, as the official script), ``"edt"`` (exact
-            Euclidean distance transform with ``sampling=spacing`` on the contours' bounding box) or ``"auto"``,
-            which picks the cheaper one from the number of contour points and the size of the box.
-            All give the same distances up to rounding (< 1e-12 mm).
+        geometry: the reference's voxel spacing, or its affine / MetaTensor (see
+            :func:`~wmhseg.metrics.geometry.voxel_matrix`). With an affine, contour points are mapped with its
+            full 3×3 part, exactly as the official script maps indices to physical points.
+        method: ``"kdtree"`` (nearest contour point by KD-tree on physical points, as the official script),
+            ``"edt"`` (exact Euclidean distance transform with ``sampling`` = voxel spacing on the contours'
+            bounding box; it treats the axes as orthogonal, so it matches the official values up to the rounding
+            of a non-diagonal direction matrix) or ``"auto"``: the EDT when the geometry is axis-aligned and the
+            contours are dense in their bounding box, else the KD-tree.
 
     Returns:
         HD95; NaN when R is empty (as the official script), and NaN where the official script raises:
         T empty, or a mask whose every voxel lies in a completely filled slice (no contour).
     """
     _check_pair(wmh, binary)
-    sampling = np.asarray(spacing_from_geometry(spacing), dtype=np.float64)
+    matrix = voxel_matrix(geometry)
     box_t, box_r = _extent(wmh), _extent(binary)
     if box_r is None or box_t is None:
         return math.nan
@@ -191,13 +193,16 @@ def hd95(wmh: np.ndarray, binary: np.ndarray, spacing: Geometry, method: str = "
     if n_t == 0 or n_r == 0:
         return math.nan
     if method == "auto":
-        method = "kdtree" if (n_t + n_r) < _KDTREE_POINTS_PER_BOX_VOXEL * contour_t.size else "edt"
+        axis_aligned = np.count_nonzero(matrix - np.diag(np.diag(matrix))) == 0
+        dense = (n_t + n_r) >= _KDTREE_POINTS_PER_BOX_VOXEL * contour_t.size
+        method = "edt" if axis_aligned and dense else "kdtree"
     if method == "kdtree":
-        points_t = np.argwhere(contour_t) * sampling
-        points_r = np.argwhere(contour_r) * sampling
+        points_t = np.argwhere(contour_t) @ matrix.T
+        points_r = np.argwhere(contour_r) @ matrix.T
         t_to_r = _directed_distances(points_t, points_r)
         r_to_t = _directed_distances(points_r, points_t)
     elif method == "edt":
+        sampling = np.linalg.norm(matrix, axis=0)
         edt = scipy.ndimage.distance_transform_edt
         t_to_r = edt(~contour_r, sampling=sampling)[contour_t]
         r_to_t = edt(~contour_t, sampling=sampling)[contour_r]
@@ -264,12 +269,12 @@ def lesion_recall_f1(wmh: np.ndarray, binary: np.ndarray) -> tuple[float, float]
     return counts.recall, counts.f1
 
 
-def challenge_scores(wmh: np.ndarray, binary: np.ndarray, spacing: Geometry) -> ChallengeScores:
+def challenge_scores(wmh: np.ndarray, binary: np.ndarray, geometry: Geometry) -> ChallengeScores:
     """All five metrics from the boolean masks T and R (already masked and binarised)."""
     _check_pair(wmh, binary)
     counts = lesion_counts(wmh, binary)
     n_t, n_r = int(np.count_nonzero(wmh)), int(np.count_nonzero(binary))
-    value_hd95 = hd95(wmh, binary, spacing)
+    value_hd95 = hd95(wmh, binary, geometry)
     notes = []
     if n_t == 0:
         notes.append("empty reference: the official script raises for AVD (division by zero); AVD is NaN")
@@ -298,7 +303,8 @@ def evaluate_volumes(reference: np.ndarray, result: np.ndarray, geometry: Geomet
         result: prediction volume on the same voxel grid, in the same voxel order. Binarised by dtype with the
             official windows (integers 1..1000, uint8 1..232, floats 0.5..1000); int8 is rejected.
         geometry: the reference's voxel spacing, affine or MetaTensor (see
-            :func:`~wmhseg.metrics.geometry.spacing_from_geometry`).
+            :func:`~wmhseg.metrics.geometry.voxel_matrix`); an affine maps contour points exactly as the
+            official script does, spacings treat the axes as orthogonal.
     """
     reference, result = np.asarray(reference), np.asarray(result)
     if reference.shape != result.shape:

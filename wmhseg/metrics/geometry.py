@@ -1,8 +1,9 @@
-"""Voxel spacing, the only part of the voxel geometry the challenge metrics depend on.
+"""Voxel geometry for the challenge metrics: the linear map from voxel index steps to millimetres.
 
 The official evaluation maps contour voxels to physical points with the reference's origin, spacing and
-orthonormal direction; distances between such points equal those on an axis-aligned grid with the same spacing,
-so origin and direction cannot change any metric (Kuijf et al., IEEE TMI 2019; see ``wmh-evaluation.md`` §5).
+direction (``TransformIndexToPhysicalPoint``: p = origin + D·(spacing ∘ index); Kuijf et al., IEEE TMI 2019;
+``wmh-evaluation.md`` §5). Only the 3×3 part M = D·diag(spacing) matters for distances, and since D is
+orthonormal, only the spacing matters up to the rounding of D in the file header.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Geometry", "spacing_from_geometry"]
+__all__ = ["Geometry", "voxel_matrix", "spacing_from_geometry"]
 
 Geometry = Union[Sequence[float], np.ndarray, "torch.Tensor"]
 
 
-def spacing_from_geometry(geometry: Geometry) -> tuple[float, float, float]:
-    """Voxel spacing in mm along the array axes (X, Y, Z) of a volume in nibabel/MONAI voxel order.
+def voxel_matrix(geometry: Geometry) -> np.ndarray:
+    """3×3 float64 matrix whose column i is the world displacement (mm) of one voxel step along array axis i.
 
     Args:
         geometry: one of
-            * three spacings ``(sx, sy, sz)`` in mm, in the array's axis order;
-            * a 4×4 (or 3×4) voxel-to-world affine, numpy or torch (e.g. ``nibabel`` ``img.affine``): the
-              spacing is the length of each of the first three columns;
-            * a MONAI ``MetaTensor`` of one volume: its ``affine`` is used as above.
+            * three spacings ``(sx, sy, sz)`` in mm, in the array's axis order (a diagonal matrix);
+            * a 4×4 (or 3×4) voxel-to-world affine, numpy or torch: e.g. ``nibabel`` ``img.affine`` for an array
+              in nibabel order, or ``[D·diag(spacing) | origin]`` from SimpleITK for the transposed ITK array;
+            * a MONAI ``MetaTensor`` of one volume: its ``affine``.
 
     Raises:
         ValueError: for anything else, a batched affine, or a spacing that is not finite and positive.
@@ -38,16 +39,23 @@ def spacing_from_geometry(geometry: Geometry) -> tuple[float, float, float]:
         geometry = affine
     if hasattr(geometry, "detach"):  # torch tensor (torch is not imported here, to keep file scoring light)
         geometry = geometry.detach().cpu().numpy()
-    values = np.asarray(geometry, dtype=float)
+    values = np.asarray(geometry, dtype=np.float64)
     if values.shape == (3,):
-        spacing = values
+        matrix = np.diag(values)
     elif values.ndim == 2 and values.shape[0] in (3, 4) and values.shape[1] == 4:
-        spacing = np.linalg.norm(values[:3, :3], axis=0)
+        matrix = values[:3, :3].copy()
     else:
         raise ValueError(
             "geometry must be 3 spacings, a 4x4 affine or a MetaTensor of one volume; "
             f"got an array of shape {values.shape}"
         )
-    if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-        raise ValueError(f"voxel spacing must be finite and positive, got {tuple(spacing)}")
+    spacing = np.linalg.norm(matrix, axis=0)
+    if not np.all(np.isfinite(matrix)) or np.any(spacing <= 0) or (values.shape == (3,) and np.any(values <= 0)):
+        raise ValueError(f"voxel spacing must be finite and positive, got {tuple(spacing)} from {values.tolist()}")
+    return matrix
+
+
+def spacing_from_geometry(geometry: Geometry) -> tuple[float, float, float]:
+    """Voxel spacing in mm along the array axes (the column lengths of :func:`voxel_matrix`)."""
+    spacing = np.linalg.norm(voxel_matrix(geometry), axis=0)
     return float(spacing[0]), float(spacing[1]), float(spacing[2])

@@ -33,7 +33,8 @@ class WMHChallengeMetric(CumulativeIterationMetric):
       argmax semantics).
     * ``y`` with ``C == 1`` is the reference label map (1 WMH, 2 "don't care"); with ``C > 1`` it is one-hot:
       channel ``wmh_class`` is WMH and channel ``ignore_class`` (if present) is "don't care".
-    * The voxel spacing comes from ``y``'s ``MetaTensor`` affine (else ``y_pred``'s), or from ``spacing`` if given.
+    * The voxel geometry comes from ``y``'s ``MetaTensor`` affine (else ``y_pred``'s; contour points are mapped
+      with it, as the official script maps them with the reference's), or from ``spacing`` if given.
       Only HD95 needs it.
 
     The official numbers are those on the reference's original grid: evaluate after ``Invertd`` (or with
@@ -82,24 +83,24 @@ class WMHChallengeMetric(CumulativeIterationMetric):
             return wmh, y[self.ignore_class] >= 0.5
         return wmh, np.zeros_like(wmh)
 
-    def _spacing(self, y: torch.Tensor, y_pred: torch.Tensor, index: int) -> tuple[float, float, float]:
+    def _geometry(self, y: torch.Tensor, y_pred: torch.Tensor, index: int):
         if self.spacing is not None:
             return self.spacing
         for source in (y, y_pred):
             affine = getattr(source, "affine", None)
             if affine is not None:
-                return spacing_from_geometry(affine[index] if affine.ndim == 3 else affine)
+                return affine[index] if affine.ndim == 3 else affine
         raise ValueError(
             "HD95 needs the voxel spacing: pass MetaTensors with an affine (e.g. from LoadImaged) or set `spacing`"
         )
 
-    def _case_value(self, wmh: np.ndarray, binary: np.ndarray, spacing) -> float:
+    def _case_value(self, wmh: np.ndarray, binary: np.ndarray, geometry) -> float:
         if self.metric_name == "dsc":
             return dice(wmh, binary)
         if self.metric_name == "avd":
             return avd(wmh, binary)
         if self.metric_name == "hd95":
-            return hd95(wmh, binary, spacing())
+            return hd95(wmh, binary, geometry())
         recall, f1 = lesion_recall_f1(wmh, binary)
         return recall if self.metric_name == "recall" else f1
 
@@ -120,7 +121,7 @@ class WMHChallengeMetric(CumulativeIterationMetric):
         for b in range(pred_np.shape[0]):
             wmh, ignore = self._reference_masks(y_np[b])
             binary = self._result_mask(pred_np[b]) & ~ignore
-            values.append(self._case_value(wmh, binary, lambda: self._spacing(y, y_pred, b)))
+            values.append(self._case_value(wmh, binary, lambda: self._geometry(y, y_pred, b)))
         return torch.tensor(values, dtype=torch.float64).reshape(-1, 1)
 
     def aggregate(self, reduction: str | None = None):
