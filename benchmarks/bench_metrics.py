@@ -97,7 +97,7 @@ def main() -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, SimpleITK {sitk.Version.VersionString()}, "
-          f"1 thread, CPU: {platform.processor() or platform.machine()}")  # fmt: skip
+          f"1 thread, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
     header = f"{'case':<13} {'shape':<13} {'WMH ml':>7} {'fast s':>7} {'sitk s':>7} {'speed-up':>8} {'max |diff|':>10}"
     print(header)
     print("-" * len(header))
