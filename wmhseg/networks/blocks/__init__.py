@@ -1,6 +1,7 @@
 """Building blocks shared by the wmhseg networks."""
 
 from .aspp import ASPP
+from .slice_attention import RecurrentSliceAttention, slice_attention
 from .spatial_attention import SpatialAttention
 
-__all__ = ["ASPP", "SpatialAttention"]
+__all__ = ["ASPP", "RecurrentSliceAttention", "SpatialAttention", "slice_attention"]
