@@ -34,6 +34,15 @@ TINY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These networks are tiny: one thread is as fast and does not oversubscribe the shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_related_networks_are_listed_next_to_the_3d_presets() -> None:
     names = list_networks()
     assert set(RELATED) == set(SHAPES)
@@ -90,13 +99,13 @@ def blobs(shape: tuple[int, ...], generator: torch.Generator) -> tuple[torch.Ten
     return image, label
 
 
-# Training batch shape per network: 8 slices of 32×32, or 2 volumes.
+# Training batch shape per network: 8 slices of 32×32, or one small volume.
 TRAIN_SHAPES = {
     "saunet2d_guo2020": (8, 1, 32, 32),
     "saunet2d_lgg": (8, 1, 32, 32),
-    "rsanet3d": (2, 1, 32, 32, 16),
-    "saunet3d_rsa": (2, 1, 32, 32, 8),
-    "sau_net": (2, 1, 32, 32, 6),
+    "rsanet3d": (1, 1, 32, 32, 16),
+    "saunet3d_rsa": (1, 1, 32, 32, 8),
+    "sau_net": (1, 1, 32, 32, 6),
 }
 
 
