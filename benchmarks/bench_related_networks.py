@@ -10,7 +10,7 @@ torch is given; the fastest pass is printed too, since on a shared machine it is
 less noisy figure.  The last column is the median time relative to ``saunet3d``
 measured in the same run.
 
-Run: ``PYTHONPATH=$PWD python benchmarks/bench_related_networks.py [--repeats 3] [--names a b]``.
+Run: ``PYTHONPATH=$PWD python benchmarks/bench_related_networks.py [--repeats 2] [--threads 2] [--names a b]``.
 """
 
 from __future__ import annotations
@@ -57,9 +57,12 @@ def measure(name: str, repeats: int) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed forward passes per network (default 3)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed forward passes per network (default 2)")
     parser.add_argument("--names", nargs="*", default=None, help="networks to measure (default: all registered)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     names = args.names or list_networks()
     rows = [measure(name, args.repeats) for name in names]
     baseline = next((r["seconds"] for r in rows if r["name"] == "saunet3d"), None)
