@@ -1,22 +1,41 @@
 """Networks of wmhseg, reachable by dotted ``_target_`` from bundle configs.
 
+Importing this package registers the ``"dropblock"`` entry of MONAI's Dropout factory.
+
 ``get_network(name, **overrides)`` builds any registered network by name and
 ``list_networks()`` lists the names.
 """
 
-from . import presets
-from .blocks import ASPP, SpatialAttention
-from .presets import TABLE1, TABLE2
+from . import layers, presets
+from .blocks import ASPP, InterSliceAttention, RecurrentSliceAttention, SpatialAttention
+from .dense_unet import DenseUNet2D
+from .layers import DropBlock, DropBlock2d, DropBlock3d
+from .presets import RELATED, TABLE1, TABLE2
 from .registry import get_network, list_networks, network_preset, register_network
+from .rsanet3d import RSANet3D
+from .sau_net import SAUNetISA
+from .saunet2d import SAUNET2D_PRESETS, SAUNet2D
 from .saunet3d import SAUNet3D
 
 __all__ = [
     "ASPP",
+    "DenseUNet2D",
+    "DropBlock",
+    "DropBlock2d",
+    "DropBlock3d",
+    "InterSliceAttention",
+    "RELATED",
+    "RSANet3D",
+    "RecurrentSliceAttention",
+    "SAUNET2D_PRESETS",
+    "SAUNet2D",
     "SAUNet3D",
+    "SAUNetISA",
     "SpatialAttention",
     "TABLE1",
     "TABLE2",
     "get_network",
+    "layers",
     "list_networks",
     "network_preset",
     "presets",

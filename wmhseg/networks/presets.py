@@ -1,9 +1,14 @@
-"""The named networks: the six rows of the 3D SA-UNet paper's Table 1 and the Table 2 baselines.
+"""The named networks: the six rows of the 3D SA-UNet paper's Table 1, the Table 2 baselines
+and the related networks of ``seed-networks.md``.
 
 Guo C., arXiv:2309.08402.  Table 1 rows are :class:`SAUNet3D` switches; the Table 2
 baselines are MONAI's own ``UNet`` and ``AttentionUnet`` at the SA-UNet's widths and
 with its anisotropic (2,2,1) down-sampling, so that every preset takes the same inputs
 (X and Y multiples of 8, any depth).
+
+The related networks (:data:`RELATED`): the two 2D SA-UNet variants with their published
+inputs and outputs (3-channel slices, one sigmoid-ready logit), and the 3D ones (RSANet,
+SAU-Net, 3D SA-UNet with an RSA block) with the WMH pipeline's 1 FLAIR input and 3 classes.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from __future__ import annotations
 from monai.networks.nets import AttentionUnet, UNet
 
 from .registry import register_network
+from .rsanet3d import RSANet3D
+from .sau_net import SAUNetISA
+from .saunet2d import SAUNET2D_PRESETS, SAUNet2D
 from .saunet3d import SAUNet3D
 
 _BACKBONE = {"use_sam": False, "use_aspp": False}
@@ -56,3 +64,34 @@ TABLE1 = ("backbone_333_bn", "backbone_331_bn", "backbone_gn", "backbone_gn_aspp
 """Preset names of the paper's Table 1 rows, in the paper's order."""
 TABLE2 = ("unet3d", "attention_unet3d", "saunet3d")
 """Preset names of the paper's Table 2 rows that we train (the challenge winner is quoted)."""
+
+register_network(
+    "saunet2d_guo2020",
+    SAUNet2D,
+    "SA-UNet (Guo et al., ICPR 2020): 2D, 16/32/64 + 128 bottleneck, DropBlock(7, 0.18), SA 7x7 mid-bottleneck",
+    **SAUNET2D_PRESETS["guo2020"],
+)
+register_network(
+    "saunet2d_lgg",
+    SAUNet2D,
+    "SA-UNet brain-MRI variant (LGG notebook): 2D, 4 levels 16-128, Dropout(0.2), SA on the last pooled map",
+    **SAUNET2D_PRESETS["lgg_brain"],
+)
+register_network(
+    "rsanet3d",
+    RSANet3D,
+    "RSANet (Zhang et al., MICCAI 2019): 3D U-Net 32-512, GroupNorm 8, RSA block after the bottleneck",
+    in_channels=1,
+    out_channels=3,
+)
+register_network(
+    "saunet3d_rsa", SAUNet3D, "3D SA-UNet with an RSA block after the bottleneck (our combination)", use_rsa=True
+)
+register_network(
+    "sau_net",
+    SAUNetISA,
+    "SAU-Net (Zhang et al., MIDL 2020): slice-wise 2D Dense U-Net + inter-slice attention (k=1), our design",
+)
+
+RELATED = ("saunet2d_guo2020", "saunet2d_lgg", "rsanet3d", "saunet3d_rsa", "sau_net")
+"""Preset names of the related networks of ``seed-networks.md``."""

@@ -10,7 +10,7 @@ from monai.networks.blocks import Convolution, UpSample
 from monai.networks.layers.factories import Conv, Pool
 from monai.utils import ensure_tuple_rep
 
-from .blocks import ASPP, SpatialAttention
+from .blocks import ASPP, RecurrentSliceAttention, SpatialAttention
 
 GROUP_NORM = ("group", {"num_groups": 8, "eps": 1e-3})
 """GroupNorm(8) with the Keras default eps, as in the reference model."""
@@ -64,6 +64,10 @@ class SAUNet3D(nn.Module):
         sam_kernel_size: kernel of the SAM convolution.
         use_aspp: ASPP between the two bottleneck convolutions.
         aspp_dilations: dilations of the ASPP's 3×3×3 branches.
+        use_rsa: a recurrent slice-wise attention block (RSANet, Zhang et al.,
+            MICCAI 2019; :class:`~wmhseg.networks.blocks.RecurrentSliceAttention`)
+            after the second bottleneck convolution; off by default (not part of
+            3D SA-UNet); it is the identity at initialisation.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class SAUNet3D(nn.Module):
         sam_kernel_size: Sequence[int] | int = (14, 14, 1),
         use_aspp: bool = True,
         aspp_dilations: Sequence[int] = (6, 12, 16),
+        use_rsa: bool = False,
     ) -> None:
         super().__init__()
         if spatial_dims != 3:
@@ -103,6 +108,8 @@ class SAUNet3D(nn.Module):
         if use_aspp:
             bottleneck.append(ASPP(3, c4, c4, dilations=aspp_dilations, norm=norm, act=act))
         bottleneck.append(Convolution(3, c4, c4, kernel_size=bottleneck_kernel_size, norm=norm, act=act, bias=True))
+        if use_rsa:
+            bottleneck.append(RecurrentSliceAttention(c4))
         self.bottleneck = nn.Sequential(*bottleneck)
         self.upsample = UpSample(3, scale_factor=pool, mode="nontrainable", interp_mode="nearest", align_corners=None)
         self.attentions = nn.ModuleList(

@@ -1,0 +1,1 @@
+"""Data: importers, datalists and the embedded phantom data of wmhseg."""
