@@ -134,9 +134,11 @@ def save(maps: dict[str, np.ndarray], folder: Path) -> Path:
         "built_by": "pipelines/build_phantom_atlas.py",
         "voxel_mm": VOXEL_MM,
         "space": "MNI world coordinates (RAS mm)",
-        "channels": [{"name": n, "kind": k, "meaning": m, "decode": "value / 255" if k == "probability"
-                      else f"value * {DISTANCE_STEP_MM} mm (255 means at least {255 * DISTANCE_STEP_MM} mm)"}
+        "channels": [{"name": n, "kind": k, "meaning": m,
+                      "scale": 1 / 255 if k == "probability" else DISTANCE_STEP_MM,
+                      "unit": "probability" if k == "probability" else "mm (255 stored means at least 25.5 mm)"}
                      for n, (k, m) in CHANNELS.items()],
+        "decode": "physical value = stored uint8 value * scale",
         "licence": "ICBM152_2009a_LICENSE.txt",
     }
     _write_atomic(folder / f"{STEM}.json", (json.dumps(sidecar, indent=2) + "\n").encode())

@@ -1,0 +1,64 @@
+"""NIfTI input and output for the data tools: atomic writes and readability checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+
+def save_nifti(data: np.ndarray, affine: np.ndarray, path: str | os.PathLike, dtype: np.dtype | type) -> Path:
+    """Write ``data`` as NIfTI-1 with ``affine`` (sform and qform) and ``dtype``, atomically.
+
+    The file is written under a temporary name in the same folder and renamed, so a reader
+    never sees a partial file. Integer dtypes are rounded and must hold the values.
+    """
+    path = Path(path)
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if data.size and (data.min() < info.min or data.max() > info.max):
+            raise ValueError(f"{path}: values [{data.min()}, {data.max()}] do not fit {dtype}")
+        data = np.rint(data)
+    img = nib.Nifti1Image(np.asarray(data).astype(dtype), affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    img.header.set_xyzt_units("mm")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
+    try:
+        nib.save(img, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def image_problem(path: str | os.PathLike, full_read: bool = True) -> str | None:
+    """Why ``path`` is not a usable 3D image, or None when it is.
+
+    Checks that the file exists, that its header parses, that it is 3D (a trailing axis of
+    length 1 is accepted) and, with ``full_read``, that all voxel data decompress (this
+    catches truncated ``.gz`` files, which a header-only check misses).
+    """
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    if not path.is_file():
+        return "not a file"
+    try:
+        img = nib.load(path)
+        shape = img.shape
+        if len(shape) == 4 and shape[3] == 1:
+            shape = shape[:3]
+        if len(shape) != 3:
+            return f"not a 3D image (shape {img.shape})"
+        if full_read:
+            np.asarray(img.dataobj)
+    except Exception as error:  # noqa: BLE001 - any reader failure means unreadable
+        return f"unreadable ({type(error).__name__}: {error})"
+    return None
