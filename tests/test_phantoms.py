@@ -58,10 +58,10 @@ def test_labels_are_bright_lesions_inside_the_brain() -> None:
     assert (image[~brain] == 0).all()  # skull-stripped: nothing outside the brain mask
     tissue = brain & (label == 0)
     # WMH are the brightest class: well above the median brain intensity
-    assert np.median(image[label == 1]) > 1.25 * np.median(image[tissue])
+    assert np.median(image[label == 1]) > 1.2 * np.median(image[tissue])
     # moving the label off its place makes it much darker: labels and image are aligned
     shifted = np.roll(label == 1, 6, axis=0)
-    assert np.median(image[label == 1]) > np.median(image[shifted & (label != 1)]) * 1.2
+    assert np.median(image[label == 1]) > np.median(image[shifted & (label != 1)]) * 1.15
 
 
 def test_partial_volume_rule_and_threshold_calibration() -> None:

@@ -36,10 +36,22 @@ class SubjectAnatomy:
         return self.maps["gm"].shape
 
 
-def subject_anatomy(atlas: TissueAtlas, ventricle_enlargement_mm: float = 0.0) -> SubjectAnatomy:
-    """The atlas maps with tissue closer than ``ventricle_enlargement_mm`` to the lateral ventricles turned into
-    CSF (and the ventricle distance shrunk by the same amount)."""
+def subject_anatomy(atlas: TissueAtlas, ventricle_enlargement_mm: float = 0.0,
+                    tissue_sharpness: float = 1.0) -> SubjectAnatomy:
+    """The atlas maps for one subject.
+
+    Tissue closer than ``ventricle_enlargement_mm`` to the lateral ventricles becomes CSF
+    (and the ventricle distance shrinks by the same amount). ``tissue_sharpness`` k > 1
+    sharpens the tissue boundaries of the population-average template towards those of one
+    brain: each probability p becomes p^k / sum(p^k) over grey matter, white matter and CSF.
+    """
     maps = dict(atlas.maps)
+    if tissue_sharpness != 1.0:
+        powered = [np.power(maps[name], np.float32(tissue_sharpness)) for name in ("gm", "wm", "csf")]
+        total = powered[0] + powered[1] + powered[2]
+        brain = maps["gm"] + maps["wm"] + maps["csf"]
+        scale = np.divide(brain, total, out=np.zeros_like(total), where=total > 0)
+        maps["gm"], maps["wm"], maps["csf"] = (p * scale for p in powered)
     if ventricle_enlargement_mm > 0:
         grown = maps["ventricle_distance"] < ventricle_enlargement_mm
         maps["csf"] = np.where(grown, maps["csf"] + maps["gm"] + maps["wm"], maps["csf"]).astype(np.float32)

@@ -84,14 +84,14 @@ def wmh_score(anatomy: SubjectAnatomy, rng: np.random.Generator, severity: float
     for centre in _sample_voxels(candidates, wm, n_punctate, rng):
         radius_mm = rng.uniform(1.0, 2.6)
         _render_blob(deep, centre.astype(np.float32), radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
-                     rng.uniform(0.45, 0.95))
+                     rng.uniform(0.4, 0.85))
     n_clusters = int(round((1.0 + 7.0 * rng.uniform(0.6, 1.4)) * severity**1.5))
     for centre in _sample_voxels(candidates & (maps["wm_depth"] > 3.0), wm, n_clusters, rng):
         for _ in range(int(rng.integers(3, 9))):
             offset_mm = rng.normal(0.0, 5.0, size=3)
             radius_mm = rng.uniform(2.5, 6.0)
             _render_blob(deep, centre + offset_mm / spacing, radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
-                         rng.uniform(0.7, 1.1))
+                         rng.uniform(0.55, 0.9))
     deep *= np.exp(0.3 * coarse)
 
     # lesions live in white matter, outside the ventricles

@@ -55,7 +55,7 @@ def _draw_parameters(rng: np.random.Generator, lesion_range: tuple[float, float]
         "orientation": ORIENTATIONS[int(rng.integers(len(ORIENTATIONS)))],
         "skull_stripped": bool(rng.uniform() < 0.35),
         "contrast": {  # tissue intensities relative to white matter
-            "gm": rng.uniform(1.12, 1.35), "csf": rng.uniform(0.08, 0.3), "wmh": rng.uniform(1.45, 1.95),
+            "gm": rng.uniform(1.12, 1.35), "csf": rng.uniform(0.08, 0.3), "wmh": rng.uniform(1.35, 1.85),
             "skull": rng.uniform(0.03, 0.12), "marrow": rng.uniform(0.35, 0.8), "fat": rng.uniform(0.9, 1.5),
             "soft_tissue": rng.uniform(0.5, 0.8), "texture": rng.uniform(0.02, 0.05),
         },
@@ -71,6 +71,7 @@ def _draw_parameters(rng: np.random.Generator, lesion_range: tuple[float, float]
         "ventricle_enlargement_mm": rng.uniform(0.0, 3.0),
         "skull_thickness": rng.uniform(0.8, 1.2),
         "n_infarcts": int(rng.integers(1, 3)),
+        "tissue_sharpness": rng.uniform(1.5, 2.5),
     }
 
 
@@ -141,7 +142,7 @@ def make_phantom(
 
     # anatomy, lesion scores and the intensity image on the atlas grid, then one elastic warp for all
     atlas = load_atlas()
-    anatomy: SubjectAnatomy = subject_anatomy(atlas, params["ventricle_enlargement_mm"])
+    anatomy: SubjectAnatomy = subject_anatomy(atlas, params["ventricle_enlargement_mm"], params["tissue_sharpness"])
     maps = anatomy.maps
     source_voxel_ml = float(np.prod(anatomy.spacing) * np.prod(params["scale"])) / 1000.0
     volume_ml = float(params["lesion_volume_ml"])
