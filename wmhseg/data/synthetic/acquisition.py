@@ -136,7 +136,9 @@ def bounding_box(mask: np.ndarray, source_to_target: np.ndarray, shape: Sequence
 
 def bias_field(shape: Sequence[int], spacing: Sequence[float], strength: float, rng: np.random.Generator) -> np.ndarray:
     """Smooth multiplicative field exp(strength * f), f of unit std varying over ~100 mm."""
-    return np.exp(strength * smooth_random_field(shape, spacing, 100.0, rng)[0]).astype(np.float32)
+    field = smooth_random_field(shape, spacing, 100.0, rng)[0]
+    field *= np.float32(strength)
+    return np.exp(field, out=field)
 
 
 def ghosting(image: np.ndarray, axis: int, amplitude: float) -> np.ndarray:

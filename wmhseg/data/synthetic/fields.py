@@ -43,5 +43,7 @@ def smooth_random_field(
         field = np.tensordot(bases[0], field, axes=([1], [0]))  # (x, y, z)
         sub = field[::2, ::2, ::2]  # statistics on every 8th voxel: the field is smooth
         mean, std = float(sub.mean()), float(sub.std())
-        out[i] = (field - mean) / std if std > 0 else field - mean
+        np.subtract(field, mean, out=out[i])
+        if std > 0:
+            out[i] /= std
     return out

@@ -178,48 +178,46 @@ def make_phantom(
     acq_affine = recon_affine @ np.array([[up, 0, 0, (up - 1) / 2], [0, up, 0, (up - 1) / 2], [0, 0, 1, 0],
                                           [0, 0, 0, 1.0]])
     source_from_scanner = np.linalg.inv(anatomy.affine) @ np.linalg.inv(scanner_from_atlas)
-    recon_from_source = np.linalg.inv(source_from_scanner @ recon_affine)
-    acq_from_source = np.linalg.inv(source_from_scanner @ acq_affine)
-    n_recon, n_acq = acq.subsampling(protocol.spacing), acq.subsampling(acq_spacing)
+    source_from_acq = source_from_scanner @ acq_affine
+    n_acq = acq.subsampling(acq_spacing)  # the stored grid has the same slices, so the same sub-sampling in z
     recon_voxel_ml = float(np.prod(protocol.spacing)) / 1000.0
 
-    image_sub = acq.sample(intensity, source_from_scanner @ acq_affine, acq_shape, n_acq)
-    brain_acq = acq.sample(brain, source_from_scanner @ acq_affine, acq_shape)[..., 0] > 0.5
+    image_sub = acq.sample(intensity, source_from_acq, acq_shape, n_acq)
+    # nearest neighbour is enough for a mask and halves the cost on large grids
+    brain_acq = acq.sample(brain, source_from_acq, acq_shape, order=0)[..., 0] > 0.5
     label = np.zeros(protocol.shape, dtype=np.uint8)
 
-    if wmh is not None:
-        box = acq.bounding_box(wmh > loose, recon_from_source, protocol.shape)
-        if box is not None:
-            start, stop = box
-            critical = acq.majority_value(acq.sample(wmh, source_from_scanner @ recon_affine, stop - start,
-                                                     n_recon, start))
-            threshold = acq.calibrate_threshold(critical, int(round(volume_ml / recon_voxel_ml)))
-            label[start[0]:stop[0], start[1]:stop[1], start[2]:stop[2]][critical > threshold] = 1
-            abox = acq.bounding_box(wmh > loose, acq_from_source, acq_shape)
-            if abox is not None and threshold > 0:
-                score = acq.sample(wmh, source_from_scanner @ acq_affine, abox[1] - abox[0], n_acq, abox[0])
-                weight = np.clip((score - threshold) / (0.1 * threshold) + 0.5, 0.0, 1.0)
-                core = 1.0 + 0.15 * np.clip((score - threshold) / threshold, 0.0, 1.0)
-                _paint(image_sub, abox, weight, max(contrast["wmh"], 1.15 * contrast["gm"]) * core)
+    def region(score: np.ndarray, support: np.ndarray):
+        """Sub-sampled score on the acquisition grid around ``support``, and its >50 % critical values
+        on the stored grid (in-plane interpolation of the acquisition grid's, as reconstruction does)."""
+        box = acq.bounding_box(support, np.linalg.inv(source_from_acq), acq_shape)
+        if box is None:
+            return None
+        sub = acq.sample(score, source_from_acq, box[1] - box[0], n_acq, box[0])
+        critical = acq.upsample_inplane(acq.majority_value(sub), up)
+        scale = np.array([up, up, 1])
+        return box, sub, critical, (box[0] * scale, box[1] * scale)
 
-    if infarct is not None:
-        box = acq.bounding_box(infarct > 0.3, recon_from_source, protocol.shape)
-        if box is not None:
-            start, stop = box
-            critical = acq.majority_value(acq.sample(infarct, source_from_scanner @ recon_affine, stop - start,
-                                                     n_recon, start))
-            other = np.zeros(protocol.shape, dtype=bool)
-            other[start[0]:stop[0], start[1]:stop[1], start[2]:stop[2]] = critical > 0.5
-            other = ndi.binary_dilation(other, structure=np.ones((3, 3, 1), dtype=bool))
-            label[other & (label != 1)] = 2
-        abox = acq.bounding_box(infarct > 0.3, acq_from_source, acq_shape)
-        if abox is not None:
-            score = acq.sample(infarct, source_from_scanner @ acq_affine, abox[1] - abox[0], n_acq, abox[0])
-            weight = np.clip((score - 0.5) / 0.05 + 0.5, 0.0, 1.0)
-            cavity = np.clip((score - 0.7) / 0.2, 0.0, 1.0)
-            _paint(image_sub, abox, weight, cavity * 1.2 * contrast["csf"] + (1 - cavity) * 0.9 * contrast["wmh"])
+    if wmh is not None and (found := region(wmh, wmh > loose)) is not None:
+        box, score, critical, ((x0, y0, z0), (x1, y1, z1)) = found
+        threshold = acq.calibrate_threshold(critical, int(round(volume_ml / recon_voxel_ml)))
+        label[x0:x1, y0:y1, z0:z1][critical > threshold] = 1
+        if threshold > 0:
+            weight = np.clip((score - threshold) / (0.1 * threshold) + 0.5, 0.0, 1.0)
+            core = 1.0 + 0.15 * np.clip((score - threshold) / threshold, 0.0, 1.0)
+            _paint(image_sub, box, weight, max(contrast["wmh"], 1.15 * contrast["gm"]) * core)
 
-    image = image_sub.mean(-1)
+    if infarct is not None and (found := region(infarct, infarct > 0.3)) is not None:
+        box, score, critical, ((x0, y0, z0), (x1, y1, z1)) = found
+        other = np.zeros(protocol.shape, dtype=bool)
+        other[x0:x1, y0:y1, z0:z1] = critical > 0.5
+        other = ndi.binary_dilation(other, structure=np.ones((3, 3, 1), dtype=bool))
+        label[other & (label != 1)] = 2
+        weight = np.clip((score - 0.5) / 0.05 + 0.5, 0.0, 1.0)
+        cavity = np.clip((score - 0.7) / 0.2, 0.0, 1.0)
+        _paint(image_sub, box, weight, cavity * 1.2 * contrast["csf"] + (1 - cavity) * 0.9 * contrast["wmh"])
+
+    image = image_sub[..., 0] if image_sub.shape[-1] == 1 else image_sub.mean(-1)
     if artefacts:
         image *= acq.bias_field(acq_shape, acq_spacing, params["bias_strength"], streams[4])
         if params["ghosting"] > 0:
