@@ -174,3 +174,32 @@ def test_parameters_are_validated_and_merged() -> None:
     with pytest.raises(ValueError, match="square in-plane patch"):
         augmentation(patch_size=(64, 32, 16))
     assert augmentation(params={"rotate90": {"prob": 0.0}, "transpose": {"prob": 0.0}}, patch_size=(64, 32, 16))
+
+
+def test_preprocessing_reads_nifti_and_itk_formats_alike(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    from wmhseg.data.io import save_nifti
+    from wmhseg.data.synthetic import Protocol, make_phantom
+
+    phantom = make_phantom(2, Protocol("tiny", (48, 48, 12), (4.5, 4.5, 12.0)), orientation="LPS",
+                           lesion_volume_ml=15.0)
+    nifti = save_nifti(phantom.image, phantom.affine, tmp_path / "flair.nii.gz", np.int16)
+    label = save_nifti(phantom.label, phantom.affine, tmp_path / "wmh.nii.gz", np.uint8)
+    mha, nrrd = tmp_path / "flair.mha", tmp_path / "wmh.nrrd"
+    sitk.WriteImage(sitk.ReadImage(str(nifti)), str(mha))
+    sitk.WriteImage(sitk.ReadImage(str(label)), str(nrrd))
+    results = []
+    for image_file, label_file in ((nifti, label), (mha, nrrd)):
+        out = Compose(preprocessing(("image", "label"), target_spacing=(3.0, 3.0, 6.0)))(
+            {"image": str(image_file), "label": str(label_file)})
+        assert out["image"].dtype == torch.float32 and out["label"].dtype == torch.float32
+        assert out["image"].shape == out["label"].shape and out["image"].shape[0] == 1
+        assert nib.aff2axcodes(out["image"].affine.numpy()) == ("R", "A", "S")
+        results.append(out)
+    torch.testing.assert_close(results[0]["image"].as_tensor(), results[1]["image"].as_tensor())
+    torch.testing.assert_close(results[0]["label"].as_tensor(), results[1]["label"].as_tensor())
+    np.testing.assert_allclose(results[0]["image"].affine.numpy(), results[1]["image"].affine.numpy(), atol=1e-4)
+    # and the lesion is where the phantom put it: WMH are the bright voxels after normalisation
+    image, lesion = results[0]["image"], results[0]["label"] == 1
+    assert lesion.any() and float(image[lesion].median()) > float(image[~lesion].quantile(0.9))
