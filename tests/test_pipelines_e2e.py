@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nibabel as nib
 import numpy as np
 import pytest
@@ -28,16 +26,13 @@ def phantom_item(tmp_path_factory) -> dict:
     return load_decathlon_datalist(path, data_list_key="training", base_dir=path.parent)[0]
 
 
-def _cases(request) -> dict:
+@pytest.fixture(params=["phantom", "ljubljana"])
+def case(request) -> dict:
+    """A phantom on the Utrecht-like grid (LPS), or a real Ljubljana case (LAS, 1 mm; skipped where absent)."""
     if request.param == "phantom":
         return request.getfixturevalue("phantom_item")
     folder = request.getfixturevalue("ljubljana_dir") / "patient26"
     return {"image": str(folder / "FLAIR.nii.gz"), "label": str(folder / "lesion.nii.gz")}
-
-
-@pytest.fixture(params=["phantom", "ljubljana"])
-def case(request) -> dict:
-    return _cases(request)
 
 
 def tiny_network() -> torch.nn.Module:

@@ -105,7 +105,8 @@ def test_normalisation_modes(tmp_path: Path) -> None:
     mask = (image > 0).float()
     zscored = NormalizeFLAIRd("image", mask_key="brain_mask")({"image": MetaTensor(image), "brain_mask": mask})
     inside = zscored["image"][mask > 0]
-    assert float(inside.mean()) == pytest.approx(0.0, abs=1e-5) and float(inside.std()) == pytest.approx(1.0, abs=1e-4)
+    assert float(inside.mean()) == pytest.approx(0.0, abs=1e-5)
+    assert float(inside.std()) == pytest.approx(1.0, abs=1e-4)
     otsu = NormalizeFLAIRd("image")({"image": MetaTensor(image)})["image"]  # no mask: Otsu foreground
     torch.testing.assert_close(otsu, zscored["image"])
     paper = NormalizeFLAIRd("image", mode="global")({"image": MetaTensor(image)})["image"]
@@ -120,7 +121,8 @@ def test_label_check_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError) as caught:  # MONAI's Compose chains the transform's own error
         Compose(preprocessing(keys=("image", "label"), target_spacing=None))({"image": bad, "label": bad})
     assert isinstance(caught.value.__cause__, ValueError)
-    assert str(caught.value.__cause__).endswith("mask255.nii.gz: label values [255.0] outside 0..2 (found [0.0, 255.0])")
+    assert str(caught.value.__cause__).endswith(
+        "mask255.nii.gz: label values [255.0] outside 0..2 (found [0.0, 255.0])")
     soft = EnsureLabelClassesd("label")
     with pytest.raises(ValueError, match="non-integer"):
         soft({"label": torch.tensor([[[[0.0, 0.4]]]])})
@@ -203,3 +205,28 @@ def test_preprocessing_reads_nifti_and_itk_formats_alike(tmp_path: Path) -> None
     # and the lesion is where the phantom put it: WMH are the bright voxels after normalisation
     image, lesion = results[0]["image"], results[0]["label"] == 1
     assert lesion.any() and float(image[lesion].median()) > float(image[~lesion].quantile(0.9))
+
+
+def test_builders_work_from_a_bundle_config() -> None:
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser({
+        "keys": ["image", "label"],
+        "patch_size": [32, 32, 12],
+        "augmentation": {"flip": {"prob": 1.0, "axes": [0]}, "rotate": {"prob": 0.0}, "elastic": {"prob": 0.0}},
+        "sampling": {"_target_": "wmhseg.transforms.patch_sampling", "keys": "@keys", "patch_size": "@patch_size",
+                     "num_samples": 2},
+        "augmenting": {"_target_": "wmhseg.transforms.augmentation", "keys": "@keys", "params": "@augmentation",
+                       "patch_size": "@patch_size"},
+        "train_transforms": {"_target_": "Compose", "transforms": "$@sampling + @augmenting"},
+        "quadratic": {"_target_": "wmhseg.transforms.ApplyToRawIntensityd", "keys": "image",
+                      "transform": {"_target_": "wmhseg.transforms.RandQuadraticBiasFieldd", "keys": "image",
+                                    "prob": 1.0}},
+    })
+    patches = parser.get_parsed_content("train_transforms")(marker_sample())
+    assert len(patches) == 2 and tuple(patches[0]["image"].shape) == (1, 32, 32, 12)
+    assert patches[0]["label"][0, 22, 20, 4] == 1 and patches[0]["label"][0, 9, 20, 4] == 0  # forced X flip
+    sample = marker_sample()
+    out = parser.get_parsed_content("quadratic")(sample)
+    assert out["image"].meta[RAW_ZERO_KEY] == -1.0 and not torch.equal(out["image"], sample["image"])
+    torch.testing.assert_close(out["image"][0, 0, 0, 0], torch.tensor(-1.0))  # raw zero stays raw zero

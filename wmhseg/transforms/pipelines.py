@@ -4,10 +4,15 @@
 draws training patches that favour lesions, and ``augmentation`` adds the random
 augmentations, each switched and ranged by one entry of a plain JSON-friendly dict
 (``DEFAULT_AUGMENTATION``), so a bundle config can expose it as a top-level id and
-override single entries::
+override single entries. In a bundle config a builder is a component (``_target_`` may
+name a function), e.g.::
 
     "augmentation": {"flip": {"prob": 0.5}, "ghosting": {"prob": 0.0}},
-    "random_transforms": "$wmhseg.transforms.patch_sampling(['image','label'], [96,96,16], 4) + wmhseg.transforms.augmentation(['image','label'], @augmentation, patch_size=[96,96,16])"
+    "train#deterministic_transforms": {"_target_": "wmhseg.transforms.preprocessing", "keys": ["image", "label"]},
+    "imports": ["$import wmhseg.transforms as wt"],
+    "train#random_transforms": "$wt.patch_sampling(@keys, @patch_size, 4) + wt.augmentation(@keys, @augmentation)"
+
+(``$`` expressions need the module under a plain name, hence the ``as wt`` import).
 
 Keys: every key except ``label_key`` and ``mask_key`` is an image (bilinear, normalised);
 ``label_key`` and ``mask_key`` are label maps (nearest).
