@@ -53,11 +53,15 @@ def release(tmp_path: Path) -> Path:
     _subject(broken / "9")
     noise = np.random.default_rng(0).uniform(0, 100, (40, 40, 12)).astype(np.float32)  # incompressible
     nib.save(nib.Nifti1Image(noise, np.eye(4)), broken / "9" / "pre" / "FLAIR.nii.gz")
-    _nifti(broken / "9" / "wmh.nii.gz", shape=(40, 40, 12))
+    nib.save(nib.Nifti1Image(np.zeros((40, 40, 12), np.float32), np.eye(4)), broken / "9" / "wmh.nii.gz")
     raw = (broken / "9" / "pre" / "FLAIR.nii.gz").read_bytes()
     (broken / "9" / "pre" / "FLAIR.nii.gz").write_bytes(raw[: len(raw) * 2 // 3])  # truncated archive
     _subject(broken / "10")
     _nifti(broken / "10" / "wmh.nii.gz", shape=(6, 5, 3))  # reference on another grid
+    _subject(root / "training" / "Amsterdam" / "GE3T" / "144")
+    flipped = nib.load(root / "training" / "Amsterdam" / "GE3T" / "144" / "wmh.nii.gz")
+    nib.save(nib.Nifti1Image(np.asarray(flipped.dataobj), np.diag([-0.96, 0.95, 3.0, 1.0])),
+             root / "training" / "Amsterdam" / "GE3T" / "144" / "wmh.nii.gz")  # same shape, mirrored header
     _subject(root / "training" / "Singapore" / "53")
     (root / "training" / "Singapore" / "53" / "pre" / "T1.nii.gz").write_bytes(b"not a nifti")  # broken T1 only
     return root
@@ -67,7 +71,7 @@ def test_discovers_sites_by_listing_including_the_petmr_folder(release: Path) ->
     subjects = find_subjects(release)
     scanners = Counter((s.split, s.scanner) for s in subjects)
     assert scanners[("test", "PETMR")] == 1 and scanners[("test", "GE1T5")] == 1
-    assert scanners[("training", "GE3T")] == 5 and scanners[("training", "Singapore")] == 6
+    assert scanners[("training", "GE3T")] == 6 and scanners[("training", "Singapore")] == 6
     petmr = next(s for s in subjects if s.scanner == "PETMR")
     assert petmr.folder.parent.name == PETMR and petmr.subject == "161"
     utrecht = [s.subject for s in subjects if s.split == "training" and s.scanner == "Utrecht"]
@@ -80,11 +84,13 @@ def test_datalist_entries_paths_and_skips(release: Path, tmp_path: Path) -> None
         path = import_wmh_challenge(release, output, num_folds=5, seed=3)
     messages = "\n".join(str(w.message) for w in caught)
     for broken, reason in (("Utrecht/8/wmh.nii.gz", "missing"), ("Utrecht/9/pre/FLAIR.nii.gz", "unreadable"),
-                           ("Utrecht/10/wmh.nii.gz", "differs"), ("Singapore/53/pre/T1.nii.gz", "T1 left out")):
+                           ("Utrecht/10/wmh.nii.gz", "shape (6, 5, 3) differs"),
+                           ("GE3T/144/wmh.nii.gz", "voxel grid differs"),
+                           ("Singapore/53/pre/T1.nii.gz", "T1 left out")):
         line = next(m for m in messages.splitlines() if broken in m)
         assert reason in line
     content = json.loads(path.read_text())
-    assert {s["subject"] for s in content["skipped"]} == {"8", "9", "10"}
+    assert {s["subject"] for s in content["skipped"]} == {"8", "9", "10", "144"}
     training = content["training"]
     assert len(training) == 16 and len(content["test"]) == 3
     assert all(not Path(e["image"]).is_absolute() for e in training)
@@ -127,7 +133,8 @@ def test_leave_one_scanner_out(release: Path, tmp_path: Path) -> None:
 
 
 def test_single_site_folder_and_empty_folder(release: Path, tmp_path: Path) -> None:
-    path = import_wmh_challenge(release / "training" / "Amsterdam" / "GE3T", tmp_path / "ge3t.json", num_folds=2)
+    with pytest.warns(UserWarning, match="GE3T/144/wmh.nii.gz"):
+        path = import_wmh_challenge(release / "training" / "Amsterdam" / "GE3T", tmp_path / "ge3t.json", num_folds=2)
     entries = json.loads(path.read_text())["training"]
     assert {e["scanner"] for e in entries} == {"GE3T"} and len(entries) == 5
     (tmp_path / "empty").mkdir()
@@ -145,7 +152,7 @@ def test_command_line(release: Path, tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, str(ROOT / "pipelines" / "prepare.py"), "challenge", str(release),
                           "-o", str(output), "--folds", "4"], capture_output=True, text=True, env=env, check=False)
     assert run.returncode == 0, run.stderr
-    assert "16 training, 3 test; 3 subject(s) skipped" in run.stdout
+    assert "16 training, 3 test; 4 subject(s) skipped" in run.stdout
     assert "Utrecht/9/pre/FLAIR.nii.gz" in run.stderr
     assert json.loads(output.read_text())["num_folds"] == 4
     missing = subprocess.run([sys.executable, str(ROOT / "pipelines" / "prepare.py"), "challenge",

@@ -213,7 +213,8 @@ def test_builders_work_from_a_bundle_config() -> None:
     parser = ConfigParser({
         "keys": ["image", "label"],
         "patch_size": [32, 32, 12],
-        "augmentation": {"flip": {"prob": 1.0, "axes": [0]}, "rotate": {"prob": 0.0}, "elastic": {"prob": 0.0}},
+        "augmentation": {"flip": {"prob": 1.0, "axes": [0]}, "rotate90": {"prob": 0.0}, "transpose": {"prob": 0.0},
+                         "rotate": {"prob": 0.0}, "elastic": {"prob": 0.0}},
         "sampling": {"_target_": "wmhseg.transforms.patch_sampling", "keys": "@keys", "patch_size": "@patch_size",
                      "num_samples": 2},
         "augmenting": {"_target_": "wmhseg.transforms.augmentation", "keys": "@keys", "params": "@augmentation",
@@ -230,3 +231,21 @@ def test_builders_work_from_a_bundle_config() -> None:
     out = parser.get_parsed_content("quadratic")(sample)
     assert out["image"].meta[RAW_ZERO_KEY] == -1.0 and not torch.equal(out["image"], sample["image"])
     torch.testing.assert_close(out["image"][0, 0, 0, 0], torch.tensor(-1.0))  # raw zero stays raw zero
+
+
+def test_spatial_pad_in_raw_intensities_and_inverted(tmp_path: Path) -> None:
+    from monai.transforms import Invertd
+
+    data = np.random.default_rng(0).uniform(50, 100, (20, 18, 6)).astype(np.float32)
+    path = tmp_path / "small.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.diag([1.0, 1.0, 3.0, 1.0])), path)
+    pre = Compose(preprocessing(("image",), target_spacing=None, spatial_pad=(32, 32, 8)))
+    out = pre({"image": str(path)})
+    assert tuple(out["image"].shape) == (1, 32, 32, 8)
+    assert float(out["image"][0, 0, 0, 0]) == pytest.approx(out["image"].meta[RAW_ZERO_KEY], abs=1e-5)
+    out["pred"] = out["image"].clone()
+    back = Invertd("pred", transform=pre, orig_keys="image")(out)["pred"]
+    assert tuple(back.shape) == (1, 20, 18, 6)
+    # back on the original voxels: raw = (normalised - raw zero) * std, one std for all voxels
+    ratio = (back[0].numpy() - out["image"].meta[RAW_ZERO_KEY]) / data
+    np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-4)

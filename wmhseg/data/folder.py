@@ -25,10 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
-
 from .datalist import assign_folds, natural_key, write_datalist
-from .io import image_problem
+from .io import grid_mismatch, image_problem
 from .wmh_challenge import ImportResult
 
 logger = logging.getLogger(__name__)
@@ -61,10 +59,9 @@ def _add(result: ImportResult, entry: dict[str, Any], full_read: bool) -> None:
             return
     if "label" in entry:
         if entry["image"].name.endswith((".nii", ".nii.gz")) and entry["label"].name.endswith((".nii", ".nii.gz")):
-            image_shape, label_shape = nib.load(entry["image"]).shape[:3], nib.load(entry["label"]).shape[:3]
-            if image_shape != label_shape:
-                _skip(result, entry["subject"], entry["label"], f"shape {label_shape} differs from the image's "
-                                                                f"{image_shape}")
+            mismatch = grid_mismatch(entry["image"], entry["label"])
+            if mismatch is not None:
+                _skip(result, entry["subject"], entry["label"], mismatch)
                 return
         result.training.append(entry)
     else:

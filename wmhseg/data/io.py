@@ -62,3 +62,22 @@ def image_problem(path: str | os.PathLike, full_read: bool = True) -> str | None
     except Exception as error:  # noqa: BLE001 - any reader failure means unreadable
         return f"unreadable ({type(error).__name__}: {error})"
     return None
+
+
+def grid_mismatch(image_path: str | os.PathLike, label_path: str | os.PathLike) -> str | None:
+    """Why the label is not on the image's voxel grid, or None when it is.
+
+    The shapes must match, and the voxel -> world mappings must agree to within half the
+    smallest voxel at every corner of the grid (header rounding passes; a flipped,
+    shifted or resampled mask does not). Only NIfTI headers are compared.
+    """
+    image, label = nib.load(image_path), nib.load(label_path)
+    if image.shape[:3] != label.shape[:3]:
+        return f"shape {label.shape[:3]} differs from the image's {image.shape[:3]}"
+    corners = np.array([[i, j, k] for i in (0, image.shape[0] - 1) for j in (0, image.shape[1] - 1)
+                        for k in (0, image.shape[2] - 1)], dtype=float)
+    gap = np.abs(nib.affines.apply_affine(image.affine, corners) - nib.affines.apply_affine(label.affine, corners))
+    tolerance = 0.5 * float(np.min(image.header.get_zooms()[:3]))
+    if gap.max() > tolerance:
+        return f"voxel grid differs from the image's (corners up to {gap.max():.2f} mm apart)"
+    return None

@@ -9,7 +9,7 @@ Folders are discovered by listing, never by hard-coded names: the PETMR test fol
 ``Philips_VU .PETMR_01.`` (a space, and a trailing dot that some tools strip). A subject
 folder is any folder with an integer name; its scanner comes from the site folders
 above it. Subjects with a missing or unreadable FLAIR or reference, or a reference on a
-different grid, are skipped with a warning that names the file; the skipped list is also
+different voxel grid (shape or header), are skipped with a warning that names the file; the skipped list is also
 stored in the datalist (``"skipped"``).
 """
 
@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
-
 from .datalist import assign_folds, natural_key, write_datalist
-from .io import image_problem
+from .io import grid_mismatch, image_problem
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +106,9 @@ def collect(root: str | os.PathLike, include_t1: bool = True, full_read: bool = 
         if problem is not None:
             _skip(result, subject, *problem)
             continue
-        image_shape, label_shape = nib.load(image).shape[:3], nib.load(label).shape[:3]
-        if image_shape != label_shape:
-            _skip(result, subject, label, f"shape {label_shape} differs from the FLAIR's {image_shape}")
+        mismatch = grid_mismatch(image, label)
+        if mismatch is not None:
+            _skip(result, subject, label, mismatch.replace("the image's", "the FLAIR's"))
             continue
         entry: dict[str, Any] = {"image": image, "label": label}
         if include_t1:
