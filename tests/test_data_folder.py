@@ -109,3 +109,22 @@ def test_write_datalist_makes_paths_relative(tmp_path: Path) -> None:
     entry = json.loads(path.read_text())["training"][0]
     assert entry["image"] == "../data/x/FLAIR.nii.gz" and entry["subject"] == "x"
     assert not list(path.parent.glob(".*tmp*"))
+
+
+def test_plain_folder_of_itk_images(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    folder = tmp_path / "mha"
+    folder.mkdir()
+    for name in ("x.mha", "x_wmh.nrrd", "y.mha", "z.mha", "z_wmh.mha"):
+        image = sitk.GetImageFromArray(np.ones((3, 4, 5), dtype=np.float32))
+        if name == "z_wmh.mha":
+            image.SetOrigin((0.0, 0.0, 4.0))  # a mask shifted by 4 voxels in z
+        sitk.WriteImage(image, str(folder / name))
+    (folder / "y.mha").write_bytes((folder / "y.mha").read_bytes()[:100])  # truncated
+    with pytest.warns(UserWarning) as caught:
+        content = json.loads(import_folder(folder, tmp_path / "m.json").read_text())
+    messages = " ".join(str(w.message) for w in caught)
+    assert "y.mha: unreadable" in messages and "z_wmh.mha: voxel grid differs" in messages
+    assert [(e["subject"], e["label"]) for e in content["training"]] == [("x", "mha/x_wmh.nrrd")]
+    assert "test" not in content

@@ -58,11 +58,10 @@ def _add(result: ImportResult, entry: dict[str, Any], full_read: bool) -> None:
             _skip(result, entry["subject"], entry[key], problem)
             return
     if "label" in entry:
-        if entry["image"].name.endswith((".nii", ".nii.gz")) and entry["label"].name.endswith((".nii", ".nii.gz")):
-            mismatch = grid_mismatch(entry["image"], entry["label"])
-            if mismatch is not None:
-                _skip(result, entry["subject"], entry["label"], mismatch)
-                return
+        mismatch = grid_mismatch(entry["image"], entry["label"])
+        if mismatch is not None:
+            _skip(result, entry["subject"], entry["label"], mismatch)
+            return
         result.training.append(entry)
     else:
         result.test.append(entry)

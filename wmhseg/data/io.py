@@ -43,7 +43,8 @@ def image_problem(path: str | os.PathLike, full_read: bool = True) -> str | None
 
     Checks that the file exists, that its header parses, that it is 3D (a trailing axis of
     length 1 is accepted) and, with ``full_read``, that all voxel data decompress (this
-    catches truncated ``.gz`` files, which a header-only check misses).
+    catches truncated ``.gz`` files, which a header-only check misses). NIfTI files are
+    read with nibabel, other formats (MetaImage, NRRD, ...) with SimpleITK.
     """
     path = Path(path)
     if not path.exists():
@@ -51,17 +52,46 @@ def image_problem(path: str | os.PathLike, full_read: bool = True) -> str | None
     if not path.is_file():
         return "not a file"
     try:
-        img = nib.load(path)
-        shape = img.shape
-        if len(shape) == 4 and shape[3] == 1:
-            shape = shape[:3]
-        if len(shape) != 3:
-            return f"not a 3D image (shape {img.shape})"
-        if full_read:
-            np.asarray(img.dataobj)
+        if path.name.lower().endswith((".nii", ".nii.gz")):
+            img = nib.load(path)
+            shape = tuple(img.shape)
+            if full_read:
+                np.asarray(img.dataobj)
+        else:
+            import SimpleITK as sitk
+
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(str(path))
+            if full_read:
+                shape = tuple(reader.Execute().GetSize())
+            else:
+                reader.ReadImageInformation()
+                shape = tuple(reader.GetSize())
     except Exception as error:  # noqa: BLE001 - any reader failure means unreadable
         return f"unreadable ({type(error).__name__}: {error})"
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3:
+        return f"not a 3D image (shape {shape})"
     return None
+
+
+def _grid(path: str | os.PathLike, use_itk: bool) -> tuple[tuple[int, ...], np.ndarray, float]:
+    """(shape, voxel -> world 4x4, smallest voxel size) from the header only."""
+    if not use_itk:
+        img = nib.load(path)
+        return tuple(img.shape[:3]), img.affine, float(np.min(img.header.get_zooms()[:3]))
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    spacing = np.asarray(reader.GetSpacing()[:3])
+    direction = np.asarray(reader.GetDirection()).reshape(reader.GetDimension(), -1)[:3, :3]
+    affine = np.eye(4)
+    affine[:3, :3] = direction @ np.diag(spacing)
+    affine[:3, 3] = reader.GetOrigin()[:3]
+    return tuple(reader.GetSize()[:3]), affine, float(spacing.min())
 
 
 def grid_mismatch(image_path: str | os.PathLike, label_path: str | os.PathLike) -> str | None:
@@ -69,15 +99,16 @@ def grid_mismatch(image_path: str | os.PathLike, label_path: str | os.PathLike) 
 
     The shapes must match, and the voxel -> world mappings must agree to within half the
     smallest voxel at every corner of the grid (header rounding passes; a flipped,
-    shifted or resampled mask does not). Only NIfTI headers are compared.
+    shifted or resampled mask does not). Both headers are read with nibabel when both
+    files are NIfTI, otherwise both with SimpleITK.
     """
-    image, label = nib.load(image_path), nib.load(label_path)
-    if image.shape[:3] != label.shape[:3]:
-        return f"shape {label.shape[:3]} differs from the image's {image.shape[:3]}"
-    corners = np.array([[i, j, k] for i in (0, image.shape[0] - 1) for j in (0, image.shape[1] - 1)
-                        for k in (0, image.shape[2] - 1)], dtype=float)
-    gap = np.abs(nib.affines.apply_affine(image.affine, corners) - nib.affines.apply_affine(label.affine, corners))
-    tolerance = 0.5 * float(np.min(image.header.get_zooms()[:3]))
-    if gap.max() > tolerance:
+    use_itk = not all(str(p).lower().endswith((".nii", ".nii.gz")) for p in (image_path, label_path))
+    (shape, affine, voxel), (label_shape, label_affine, _) = _grid(image_path, use_itk), _grid(label_path, use_itk)
+    if shape != label_shape:
+        return f"shape {label_shape} differs from the image's {shape}"
+    corners = np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)],
+                       dtype=float)
+    gap = np.abs(nib.affines.apply_affine(affine, corners) - nib.affines.apply_affine(label_affine, corners))
+    if gap.max() > 0.5 * voxel:
         return f"voxel grid differs from the image's (corners up to {gap.max():.2f} mm apart)"
     return None
