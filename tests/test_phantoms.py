@@ -114,17 +114,14 @@ def test_generated_set_headers_and_datalist(tmp_path: Path) -> None:
 
 
 def test_cached_set_is_idempotent_and_repairs_itself(tmp_path: Path) -> None:
-    config = {"n": 2, "seed": 1, "protocols": [SMALL.name], "num_folds": 2}
-    PROTOCOLS[SMALL.name] = SMALL
-    try:
-        path = cached_phantom_set(tmp_path / "cache", config)
-        first = {p: p.stat().st_mtime_ns for p in path.parent.rglob("*.nii.gz")}
-        assert cached_phantom_set(tmp_path / "cache", config) == path
-        assert {p: p.stat().st_mtime_ns for p in path.parent.rglob("*.nii.gz")} == first  # nothing rewritten
-        victim = next(iter(first))
-        reference = nib.load(victim).get_fdata()
-        os.remove(victim)
-        cached_phantom_set(tmp_path / "cache", config)
-        np.testing.assert_array_equal(nib.load(victim).get_fdata(), reference)  # regenerated identically
-    finally:
-        del PROTOCOLS[SMALL.name]
+    config = {"n": 2, "seed": 1, "protocols": [SMALL], "num_folds": 2}
+    path = cached_phantom_set(tmp_path / "cache", config)
+    first = {p: p.stat().st_mtime_ns for p in path.parent.rglob("*.nii.gz")}
+    assert cached_phantom_set(tmp_path / "cache", config) == path
+    assert {p: p.stat().st_mtime_ns for p in path.parent.rglob("*.nii.gz")} == first  # nothing rewritten
+    victim = next(iter(first))
+    reference = nib.load(victim).get_fdata()
+    os.remove(victim)
+    cached_phantom_set(tmp_path / "cache", config)
+    np.testing.assert_array_equal(nib.load(victim).get_fdata(), reference)  # regenerated identically
+    assert json.loads(path.read_text())["generator"]["config"]["protocols"][0]["shape"] == list(SMALL.shape)

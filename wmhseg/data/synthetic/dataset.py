@@ -10,6 +10,7 @@ them regenerates it; concurrent callers wait on a lock file instead of racing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -123,9 +124,15 @@ def generate_phantoms(
                           **(extra_metadata or {}))
 
 
+def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
+    """The set's parameters with any ``Protocol`` written out as a dict."""
+    protocols = [dataclasses.asdict(p) if isinstance(p, Protocol) else p for p in config.get("protocols") or []]
+    return {**config, **({"protocols": protocols} if "protocols" in config else {})}
+
+
 def _cache_key(config: dict[str, Any]) -> str:
     """Hash of the set's parameters, the generator's source files and the atlas."""
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(_jsonable(config), sort_keys=True).encode())
     for source in sorted(Path(__file__).parent.glob("*.py")) + [Path(__file__).parents[1] / "io.py",
                                                                  Path(__file__).parents[1] / "datalist.py"]:
         digest.update(source.read_bytes())
@@ -171,7 +178,8 @@ def cached_phantom_set(folder: str | os.PathLike, config: dict[str, Any]) -> Pat
         return datalist
     with _locked(folder):
         if not _is_complete(datalist, key):  # another process may have finished meanwhile
-            generate_phantoms(folder, **config, extra_metadata={"generator": {"key": key, "config": config}})
+            generate_phantoms(folder, **config,
+                              extra_metadata={"generator": {"key": key, "config": _jsonable(config)}})
     return datalist
 
 
