@@ -132,7 +132,8 @@ def make_phantom(
             useful for tests).
     """
     protocol = acq.PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
+    # independent streams: parameters, warp, WMH, infarcts, acquisition noise, textures
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     params = _draw_parameters(streams[0], lesion_volume_range)
     for key, value in (("lesion_volume_ml", lesion_volume_ml), ("other_pathology", other_pathology),
                        ("orientation", orientation), ("skull_stripped", skull_stripped)):
@@ -150,8 +151,8 @@ def make_phantom(
     infarct = infarct_score(anatomy, streams[3], params["n_infarcts"]) if params["other_pathology"] else None
     if wmh is not None and infarct is not None:
         wmh[infarct > 0.45] = 0.0
-    perturbation, texture = smooth_random_field(anatomy.shape, anatomy.spacing, 12.0, streams[3])[0], \
-        smooth_random_field(anatomy.shape, anatomy.spacing, 5.0, streams[3])[0]
+    perturbation, texture = smooth_random_field(anatomy.shape, anatomy.spacing, 12.0, streams[5])[0], \
+        smooth_random_field(anatomy.shape, anatomy.spacing, 5.0, streams[5])[0]
     intensity = maps["gm"] * contrast["gm"] + maps["wm"] + maps["csf"] * contrast["csf"]
     intensity *= 1.0 + contrast["texture"] * texture
     if not params["skull_stripped"]:
