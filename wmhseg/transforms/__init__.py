@@ -1,0 +1,40 @@
+"""MONAI dictionary transforms for WMH segmentation on FLAIR, and builders of the standard lists.
+
+Builders (return lists of transforms, usable from bundle JSON): ``preprocessing``,
+``patch_sampling``, ``augmentation`` (with ``DEFAULT_AUGMENTATION``). Transforms:
+``NormalizeFLAIRd``, ``EnsureLabelClassesd``, ``RandTransposeAxesd``,
+``RandQuadraticBiasFieldd``, ``ApplyToRawIntensityd``.
+"""
+
+from .labels import EnsureLabelClassesd
+from .normalization import NORMALISATION_MODES, PAPER_GLOBAL_STATS, NormalizeFLAIRd, otsu_threshold
+from .pipelines import (
+    DEFAULT_AUGMENTATION,
+    DEFAULT_TARGET_SPACING,
+    augmentation,
+    augmentation_params,
+    patch_sampling,
+    preprocessing,
+)
+from .quadratic_bias import RandQuadraticBiasFieldd
+from .raw_intensity import RAW_ZERO_KEY, ApplyToRawIntensityd, raw_zero
+from .transpose import RandTransposeAxesd
+
+__all__ = [
+    "DEFAULT_AUGMENTATION",
+    "DEFAULT_TARGET_SPACING",
+    "NORMALISATION_MODES",
+    "PAPER_GLOBAL_STATS",
+    "RAW_ZERO_KEY",
+    "ApplyToRawIntensityd",
+    "EnsureLabelClassesd",
+    "NormalizeFLAIRd",
+    "RandQuadraticBiasFieldd",
+    "RandTransposeAxesd",
+    "augmentation",
+    "augmentation_params",
+    "otsu_threshold",
+    "patch_sampling",
+    "preprocessing",
+    "raw_zero",
+]
