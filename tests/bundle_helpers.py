@@ -10,6 +10,8 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "bundle" / "configs"
@@ -106,3 +108,49 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_torch_thread():
+    """One intra-op thread while a module's tests run: the test machine's cores are shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def run_workflow(config_file: Any, run_id: str, workflow_type: str = "train", **overrides: Any) -> Any:
+    """Build, initialise, check, run and finalise a bundle ``ConfigWorkflow``; return it."""
+    from monai.bundle import ConfigWorkflow
+
+    workflow = ConfigWorkflow(
+        config_file=config_file,
+        meta_file=META,
+        logging_file=LOGGING,
+        workflow_type=workflow_type,
+        run_id=run_id,
+        **overrides,
+    )
+    workflow.initialize()
+    assert workflow.check_properties() == []
+    try:
+        workflow.run()
+    finally:
+        workflow.finalize()
+    return workflow
+
+
+def mlflow_runs(tracking_uri: str, experiment: str) -> list:
+    """All runs of ``experiment`` in the store at ``tracking_uri``, oldest first."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return sorted(client.search_runs([found.experiment_id]), key=lambda run: run.info.start_time)
+
+
+def sqlite_uri(root: Path) -> str:
+    """The bundle's default tracking URI for outputs under ``root``."""
+    return f"sqlite:///{(root / 'eval' / 'mlruns.db').resolve()}"
