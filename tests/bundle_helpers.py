@@ -140,6 +140,15 @@ def run_workflow(config_file: Any, run_id: str, workflow_type: str = "train", **
     return workflow
 
 
+def error_chain(error: BaseException | None) -> list[str]:
+    """Messages of an exception and of every exception it was raised from (configs wrap errors)."""
+    messages = []
+    while error is not None:
+        messages.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return messages
+
+
 def mlflow_runs(tracking_uri: str, experiment: str) -> list:
     """All runs of ``experiment`` in the store at ``tracking_uri``, oldest first."""
     from mlflow import MlflowClient

@@ -14,6 +14,7 @@ import torch
 from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
     EVALUATE,
     TRAIN,
+    error_chain,
     mlflow_runs,
     run_workflow,
     single_torch_thread,
@@ -124,11 +125,7 @@ def test_a_failing_run_ends_failed(trained, tmp_path):
     overrides = tiny_overrides(tmp_path, datalist, run_name="broken", cache_rate=0.0, tracking_uri=store)
     with pytest.raises(Exception) as raised:
         run_workflow(TRAIN, "training", **{**overrides, "experiment_name": "failing"})
-    chain, error = [], raised.value
-    while error is not None:
-        chain.append(str(error))
-        error = error.__cause__ or error.__context__
-    assert any("case01" in message for message in chain)  # the reader names the broken file
+    assert any("case01" in message for message in error_chain(raised.value))  # the reader names the broken file
     (run,) = mlflow_runs(store, "failing")
     assert run.info.run_name == "broken" and run.info.status == "FAILED"
 
@@ -142,3 +139,11 @@ def test_loss_decreases_on_phantoms(trained, tmp_path):
     losses = sorted(MlflowClient(store).get_metric_history(run.info.run_id, "train_loss"), key=lambda m: m.step)
     first, last = np.mean([m.value for m in losses[:2]]), np.mean([m.value for m in losses[-2:]])
     assert last < 0.95 * first
+
+
+def test_evaluation_without_a_checkpoint_names_the_missing_file(trained, tmp_path):
+    overrides = tiny_overrides(tmp_path, trained[1], tracking_uri=sqlite_uri(trained[0]))
+    with pytest.raises(Exception) as raised:
+        run_workflow([TRAIN, EVALUATE], "evaluating", "infer", **{**overrides, "experiment_name": "no_checkpoint"})
+    assert any(m.startswith("FileNotFoundError") and "model.pt" in m for m in error_chain(raised.value))
+    assert mlflow_runs(sqlite_uri(trained[0]), "no_checkpoint") == []  # no run left open
