@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 from bundle_helpers import CONFIGS, EVALUATE, LOGGING, META, REPO, TRAIN, tiny_overrides, write_phantom_set
+from ignite.engine import Engine
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
 
 import wmhseg
-from wmhseg.bundle import as_bool, bundle_root, load_split, resolve_datalist
+from wmhseg.bundle import AtomicCheckpointSaver, as_bool, bundle_root, flatten_params, load_split, resolve_datalist
+from wmhseg.bundle.files import atomic_open
 
 BUNDLE = REPO / "bundle"
 SCHEMA = CONFIGS / "schema" / "meta_schema_20240725.json"
@@ -155,3 +157,37 @@ def test_resolve_datalist_accepts_folder_or_file(tmp_path):
     assert resolve_datalist(datalist) == str(datalist)
     with pytest.raises(FileNotFoundError, match="no datalist"):
         resolve_datalist(tmp_path)
+
+
+def test_atomic_open_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as stream:
+            stream.write("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with atomic_open(target) as stream:
+        stream.write("new")
+    assert target.read_text() == "new"
+
+
+def test_best_checkpoint_saves_only_on_improvement_and_never_on_nan(tmp_path):
+    network = torch.nn.Linear(2, 1)
+    saver = AtomicCheckpointSaver(str(tmp_path), {"model": network}, "model.pt", key_metric="dice")
+    engine = Engine(lambda engine, batch: None)
+    saved = []
+    for epoch, dice in enumerate([float("nan"), 0.5, 0.4, 0.6], start=1):
+        engine.state.epoch, engine.state.metrics = epoch, {"dice": dice}
+        before = (tmp_path / "model.pt").stat().st_mtime_ns if (tmp_path / "model.pt").exists() else None
+        saver(engine)
+        after = (tmp_path / "model.pt").stat().st_mtime_ns if (tmp_path / "model.pt").exists() else None
+        saved.append(after is not None and after != before)
+    assert saved == [False, True, False, True]
+    assert saver.state_dict() == {"best": 0.6, "best_epoch": 4}
+    assert set(torch.load(tmp_path / "model.pt", weights_only=True)) == {"weight", "bias"}  # bare state dict
+
+
+def test_flatten_params():
+    flat = flatten_params({"a": {"b": 1, "_desc_": "text"}, "c": [1, 2], "d": None})
+    assert flat == {"a.b": "1", "c": "[1, 2]", "d": "None"}

@@ -103,14 +103,14 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str
     return flat
 
 
-def _scalar_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+def _scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The scalar entries of an Ignite metrics dict, as floats."""
     scalars = {}
     for key, value in metrics.items():
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            scalars[f"{prefix}{key}"] = float(value)
+            scalars[key] = float(value)
     return scalars
 
 
@@ -166,7 +166,7 @@ class MLflowTracker:
         self.tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri
         self.output_dir = Path(output_dir)
         self.experiment_name = experiment_name
-        self.run_name = run_name or f"{run_name_prefix}_{time.strftime('%Y%m%d_%H%M%S')}"
+        self.run_name = str(run_name) if run_name else f"{run_name_prefix}_{time.strftime('%Y%m%d_%H%M%S')}"
         self.params = dict(params or {})
         self.datalist = datalist
         self.config = config
