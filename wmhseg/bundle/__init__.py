@@ -1,0 +1,39 @@
+"""Python side of the wmhseg MONAI bundle (``bundle/``): what its configs call.
+
+The configs reference these by dotted name (``wmhseg.bundle.<name>``): locating the
+bundle and the executed config (:mod:`.context`), datalists and folds
+(:mod:`.datalist`), atomic and resumable checkpoints (:mod:`.checkpoints`), MLflow
+tracking (:mod:`.tracking`), multi-process helpers (:mod:`.distributed`), evaluation
+outputs (:mod:`.evaluation`) and command-line flags (:mod:`.options`).
+"""
+
+from .checkpoints import AtomicCheckpointSaver, atomic_torch_save, existing_checkpoint
+from .context import bundle_root, executed_config
+from .datalist import datalist_summary, load_split, resolve_datalist
+from .distributed import default_backend, from_rank_zero, is_distributed, is_rank0, quiet_other_ranks
+from .evaluation import CaseMetricTables, SubjectFolderLayout
+from .options import as_bool
+from .tracking import MLflowTracker, flatten_params, network_params, package_versions
+
+__all__ = [
+    "AtomicCheckpointSaver",
+    "CaseMetricTables",
+    "MLflowTracker",
+    "SubjectFolderLayout",
+    "as_bool",
+    "atomic_torch_save",
+    "bundle_root",
+    "datalist_summary",
+    "default_backend",
+    "executed_config",
+    "existing_checkpoint",
+    "flatten_params",
+    "from_rank_zero",
+    "is_distributed",
+    "is_rank0",
+    "load_split",
+    "network_params",
+    "package_versions",
+    "quiet_other_ranks",
+    "resolve_datalist",
+]
