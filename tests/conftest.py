@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 LJUBLJANA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ljubljana_ms_mni"
 
@@ -15,3 +16,12 @@ def ljubljana_dir() -> Path:
     if not (LJUBLJANA / "patient07" / "FLAIR.nii.gz").is_file():
         pytest.skip(f"real Ljubljana data not found at {LJUBLJANA}")
     return LJUBLJANA
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread: tiny networks are as fast and do not oversubscribe shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

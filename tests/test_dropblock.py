@@ -11,13 +11,7 @@ from monai.networks.layers.factories import Dropout
 from wmhseg.networks.layers import DropBlock, DropBlock2d, DropBlock3d
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These networks are tiny: one thread is as fast and does not oversubscribe the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,7 @@ from wmhseg.networks import DenseUNet2D, InterSliceAttention, SAUNetISA
 TINY = {"channels": (8, 16, 32), "growth_rate": 4, "layers_per_block": 2, "bn_size": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These networks are tiny: one thread is as fast and does not oversubscribe the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def changed_slices(before: torch.Tensor, after: torch.Tensor) -> list[int]:

@@ -9,13 +9,7 @@ from wmhseg.networks import SAUNET2D_PRESETS, SAUNet2D, SpatialAttention, get_ne
 from wmhseg.networks.layers import DropBlock2d, DropBlock3d
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These networks are tiny: one thread is as fast and does not oversubscribe the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def n_params(net: torch.nn.Module) -> int:

@@ -10,6 +10,8 @@ from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Conv, Pool
 from monai.networks.nets.densenet import _DenseBlock
 
+from .size_contract import check_spatial_size
+
 
 def _dense_level(
     spatial_dims: int,
@@ -89,7 +91,7 @@ class DenseUNet2D(nn.Module):
         def level(c_in: int, c_out: int) -> nn.Sequential:
             return _dense_level(spatial_dims, c_in, c_out, layers_per_block, growth_rate, bn_size, dropout_prob, norm, act)
 
-        self.size_multiple = 2 ** (len(c) - 1)
+        self.size_multiple: list[int] = [2 ** (len(c) - 1)] * spatial_dims
         self.stem = Convolution(spatial_dims, in_channels, c[0], kernel_size=3, norm=norm, act=act, bias=False)
         self.encoders = nn.ModuleList([level(c_in, c_out) for c_in, c_out in zip([c[0]] + c[:-2], c[:-1])])
         self.pool = Pool[Pool.MAX, spatial_dims](kernel_size=2)
@@ -103,21 +105,9 @@ class DenseUNet2D(nn.Module):
         self.decoders = nn.ModuleList([level(2 * ch, ch) for ch in c[-2::-1]])
         self.head = Conv[Conv.CONV, spatial_dims](c[0], out_channels, kernel_size=1, bias=True)
 
-    def check_input_size(self, shape: list[int]) -> None:
-        """Raise ``ValueError`` unless every spatial size is a multiple of ``size_multiple``."""
-        for size in shape:
-            if size % self.size_multiple != 0:
-                raise ValueError(
-                    "DenseUNet2D input spatial size "
-                    + str(list(shape))
-                    + " is invalid: every axis must be a multiple of "
-                    + str(self.size_multiple)
-                    + "."
-                )
-
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Decoder output before the head: (B, channels[0], *spatial)."""
-        self.check_input_size(list(x.shape[2:]))
+        check_spatial_size("DenseUNet2D", list(x.shape[2:]), self.size_multiple)
         x = self.stem(x)
         skips: list[torch.Tensor] = []
         for encoder in self.encoders:

@@ -14,6 +14,7 @@ from monai.utils import ensure_tuple_rep
 from . import layers as _layers  # noqa: F401  (registers "dropblock" in MONAI's Dropout factory)
 from .blocks import SpatialAttention
 from .saunet3d import BATCH_NORM, GROUP_NORM
+from .size_contract import check_spatial_size
 
 _NORM_ALIASES = {"group": GROUP_NORM, "batch": BATCH_NORM}
 SA_POSITIONS = ("bottleneck_mid", "after_last_pool")
@@ -75,7 +76,7 @@ class SAUNet2D(nn.Module):
 
     Input size contract: every spatial size must be a multiple of
     ``pool_size ** number_of_pools`` per axis (8 for ``guo2020``, 16 for
-    ``lgg_brain``); :meth:`check_input_size` raises ``ValueError`` otherwise.
+    ``lgg_brain``); ``forward`` raises ``ValueError`` otherwise.
 
     Args:
         spatial_dims: 2, or 3 for the 3D generalisation (Conv3d, MaxPool3d, DropBlock3d).
@@ -184,22 +185,8 @@ class SAUNet2D(nn.Module):
             raise KeyError(f"unknown SAUNet2D preset {name!r}; available: {', '.join(SAUNET2D_PRESETS)}.")
         return cls(**{**SAUNET2D_PRESETS[name], **overrides})
 
-    def check_input_size(self, shape: list[int]) -> None:
-        """Raise ``ValueError`` unless the spatial ``shape`` fits the pooling."""
-        for axis in range(len(self.size_multiple)):
-            if shape[axis] % self.size_multiple[axis] != 0:
-                raise ValueError(
-                    "SAUNet2D input spatial size "
-                    + str(list(shape))
-                    + " is invalid: axis "
-                    + str(axis)
-                    + " must be a multiple of "
-                    + str(self.size_multiple[axis])
-                    + "."
-                )
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input_size(list(x.shape[2:]))
+        check_spatial_size("SAUNet2D", list(x.shape[2:]), self.size_multiple)
         skips: list[torch.Tensor] = []
         for encoder in self.encoders:
             x = encoder(x)

@@ -11,6 +11,7 @@ from monai.networks.layers.factories import Conv, Pool
 from monai.utils import ensure_tuple_rep
 
 from .blocks import ASPP, RecurrentSliceAttention, SpatialAttention
+from .size_contract import check_spatial_size
 
 GROUP_NORM = ("group", {"num_groups": 8, "eps": 1e-3})
 """GroupNorm(8) with the Keras default eps, as in the reference model."""
@@ -47,7 +48,7 @@ class SAUNet3D(nn.Module):
     Input size contract: every spatial size must be divisible by
     ``pool_size ** 3`` per axis, i.e. X and Y by 8 and Z free for the default
     anisotropic pooling (2,2,1), all three by 8 for isotropic (2,2,2);
-    :meth:`check_input_size` raises ``ValueError`` naming the multiple.
+    ``forward`` raises ``ValueError`` naming the multiple.
 
     Args:
         spatial_dims: must be 3.
@@ -96,7 +97,7 @@ class SAUNet3D(nn.Module):
         kernel_size = ensure_tuple_rep(kernel_size, 3)
         pool = ensure_tuple_rep(pool_size, 3)
         c1, c2, c3, c4 = channels
-        self.size_multiple: tuple[int, int, int] = (pool[0] ** 3, pool[1] ** 3, pool[2] ** 3)
+        self.size_multiple: list[int] = [p**3 for p in pool]
 
         self.encoders = nn.ModuleList(
             [_double_conv(c_in, c_out, kernel_size, norm, act) for c_in, c_out in ((in_channels, c1), (c1, c2), (c2, c3))]
@@ -123,25 +124,9 @@ class SAUNet3D(nn.Module):
         )
         self.head = Conv[Conv.CONV, 3](c1, out_channels, kernel_size=1, bias=True)
 
-    def check_input_size(self, shape: list[int]) -> None:
-        """Raise ``ValueError`` unless the spatial ``shape`` fits the pooling."""
-        for axis in range(3):
-            if shape[axis] % self.size_multiple[axis] != 0:
-                raise ValueError(
-                    "SAUNet3D input spatial size "
-                    + str(list(shape))
-                    + " is invalid: axis "
-                    + str(axis)
-                    + " must be a multiple of "
-                    + str(self.size_multiple[axis])
-                    + " (required multiples per axis: "
-                    + str(list(self.size_multiple))
-                    + ")."
-                )
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_tracing():  # a traced graph cannot keep the check; it only warns
-            self.check_input_size(list(x.shape[2:]))
+            check_spatial_size("SAUNet3D", list(x.shape[2:]), self.size_multiple)
         skips: list[torch.Tensor] = []
         for encoder in self.encoders:
             x = encoder(x)
