@@ -13,6 +13,7 @@ import sys
 # sub-command name -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("wmhseg.demo", "forward pass of the 3D SA-UNet on a synthetic volume"),
+    "predict": ("wmhseg.predict", "segment WMH on FLAIR volumes: native-space masks, lesion tables, QC, summaries"),
 }
 
 
