@@ -134,8 +134,8 @@ def _read_itk(path: Path, load_data: bool) -> NativeImage:
     affine_lps[:3, 3] = origin
     data = None
     if load_data:
-        array = sitk.GetArrayViewFromImage(img)  # reversed axes: (t,) z, y, x
-        data = np.asarray(array, dtype=np.float32).reshape(shape[::-1]).transpose(2, 1, 0)
+        array = sitk.GetArrayFromImage(img)  # a copy, reversed axes: (t,) z, y, x
+        data = array.astype(np.float32, copy=False).reshape(shape[::-1]).transpose(2, 1, 0)
     return NativeImage(path, shape, _LPS_TO_RAS @ affine_lps, None, data)
 
 
