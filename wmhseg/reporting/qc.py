@@ -4,7 +4,8 @@ The volume is shown in the closest RAS orientation of its voxel grid (axes permu
 and flipped, never resampled), so axial slices are upright whatever the acquisition
 orientation: anterior up, the subject's right on the right of each panel
 (neurological convention), pixels drawn with their true in-plane aspect.
-Slices are spread evenly over the slices that hold signal; each panel is labelled with
+Panels are cropped to the head's in-plane bounding box, slices are spread evenly over
+the slices that hold a substantial part of the head, and each panel is labelled with
 its slice index and the number of WMH voxels in it.
 """
 
@@ -55,9 +56,23 @@ def display_window(flair: np.ndarray) -> tuple[float, float]:
     return low, high if high > low else low + 1.0
 
 
+def head_box(flair_ras: np.ndarray, margin: int = 3) -> tuple[slice, slice, slice]:
+    """In-plane bounding box of the head over all slices, with a margin; every slice kept."""
+    fg = foreground(flair_ras)
+    box = []
+    for axis in (0, 1):
+        present = np.flatnonzero(fg.any(axis=tuple(a for a in (0, 1, 2) if a != axis)))
+        if present.size == 0:
+            box.append(slice(None))
+        else:
+            box.append(slice(max(int(present[0]) - margin, 0), int(present[-1]) + margin + 1))
+    return box[0], box[1], slice(None)
+
+
 def pick_slices(flair_ras: np.ndarray, n_slices: int) -> np.ndarray:
-    """Up to ``n_slices`` axial indices spread evenly over the slices that hold signal."""
-    with_signal = np.flatnonzero(foreground(flair_ras).any(axis=(0, 1)))
+    """Up to ``n_slices`` axial indices spread evenly over the slices whose head area is at least a tenth of the largest."""
+    area = foreground(flair_ras).sum(axis=(0, 1))
+    with_signal = np.flatnonzero(area >= 0.1 * area.max()) if area.max() > 0 else np.array([], dtype=int)
     if with_signal.size == 0:
         with_signal = np.arange(flair_ras.shape[2])
     if with_signal.size <= n_slices:
@@ -91,6 +106,8 @@ def render_qc(
     """
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
     mask_ras, _ = to_ras(np.asarray(mask, dtype=bool), affine)
+    crop = head_box(flair_ras)
+    flair_ras, mask_ras = flair_ras[crop], mask_ras[crop]
     slices = pick_slices(flair_ras, n_slices)
     vmin, vmax = display_window(flair_ras)
 
