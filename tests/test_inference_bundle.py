@@ -15,6 +15,7 @@ import matplotlib.image
 import nibabel as nib
 import numpy as np
 import pytest
+import SimpleITK as sitk
 from monai.transforms import LoadImage
 
 from infer_support import (
@@ -66,6 +67,10 @@ def cohort(tmp_path_factory):
         paths[subject] = write_itk(path, data, AFFINES[name]) if suffix != ".nii.gz" else write_nifti(path, data, AFFINES[name])
     # a 4D NIfTI holding one volume, with different sform and qform codes
     paths["single4d"] = write_nifti(inputs / "single4d.nii.gz", data[..., None], AFFINES["LAS"], sform_code=2, qform_code=1)
+    four = sitk.GetImageFromArray(np.ascontiguousarray(data.transpose(2, 1, 0))[None], isVector=False)  # t, z, y, x
+    four.SetSpacing((1.0, 1.0, 3.0, 1.0))  # identity direction: LPS voxel order
+    paths["single4d_mha"] = inputs / "single4d_mha.mha"
+    sitk.WriteImage(four, str(paths["single4d_mha"]))
     # thick-slice 2D FLAIR (0.5 x 0.5 x 6 mm) and 1 mm isotropic 3D FLAIR, same anatomy in mm
     thick_blob = (slice(16, 28), slice(20, 30), slice(2, 3))
     paths["thick"] = write_nifti(inputs / "thick.nii.gz", phantom((80, 72, 5), thick_blob), affine(np.diag([0.5, 0.5, 6.0]), (0, 0, 0)))
@@ -93,7 +98,7 @@ def _expected_affine(path: Path) -> np.ndarray:
     return np.asarray(LoadImage(image_only=True)(str(path)).affine, dtype=np.float64)
 
 
-@pytest.mark.parametrize("subject", [*GOOD, "single4d", "thick", "iso"])
+@pytest.mark.parametrize("subject", [*GOOD, "single4d", "single4d_mha", "thick", "iso"])
 def test_outputs_lie_on_the_input_grid_with_the_input_header(cohort, subject):
     source = cohort["paths"][subject]
     folder = cohort["out"] / subject
@@ -115,7 +120,7 @@ def test_outputs_lie_on_the_input_grid_with_the_input_header(cohort, subject):
         np.testing.assert_allclose(mask_img.header.get_qform(), mask_img.header.get_sform(), atol=1e-4)
 
 
-@pytest.mark.parametrize("subject", [s for s, (name, _) in GOOD.items() if name in EXACT] + ["single4d"])
+@pytest.mark.parametrize("subject", [s for s, (name, _) in GOOD.items() if name in EXACT] + ["single4d", "single4d_mha"])
 def test_mask_is_the_bright_blob_in_native_voxel_order(cohort, subject):
     mask = np.asarray(nib.load(cohort["out"] / subject / "wmh_mask.nii.gz").dataobj)
     np.testing.assert_array_equal(mask, blob_mask())
@@ -180,7 +185,7 @@ def test_bad_inputs_fail_with_one_line_naming_file_and_reason(cohort, subject, r
 
 def test_good_subjects_run_despite_bad_ones_and_summary_csv_lists_all(cohort):
     rows = cohort["rows"]
-    expected_ok = {*GOOD, "single4d", "thick", "iso"}
+    expected_ok = {*GOOD, "single4d", "single4d_mha", "thick", "iso"}
     assert {s for s, r in rows.items() if r["status"] == "ok"} == expected_ok
     assert {s for s, r in rows.items() if r["status"] == "failed"} == set(BAD)
     assert cohort["failure"] is not None and f"{len(BAD)} of {len(rows)} subject(s) failed" in str(cohort["failure"])

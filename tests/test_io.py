@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import nibabel as nib
+import numpy as np
 import pytest
+import SimpleITK as sitk
 from monai.transforms import LoadImage
 
 from infer_support import AFFINES, phantom, write_itk, write_nifti
@@ -31,6 +32,9 @@ def test_read_native_rejects_what_is_not_one_3d_volume(tmp_path):
     write_nifti(tmp_path / "flat.nii.gz", phantom()[:, :, 0], np.eye(4))
     write_nifti(tmp_path / "one.nii.gz", phantom()[..., None], np.eye(4))
     (tmp_path / "bad.mha").write_text("garbage")
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((10, 36, 40, 3), np.float32), isVector=True), str(tmp_path / "rgb.mha"))
+    with pytest.raises(ImageFileError, match=r"rgb\.mha: has 3 values per voxel"):
+        read_native(tmp_path / "rgb.mha")
     with pytest.raises(ImageFileError, match=r"two\.nii\.gz: is 4D with 2 volumes"):
         read_native(tmp_path / "two.nii.gz")
     with pytest.raises(ImageFileError, match=r"flat\.nii\.gz: is 2D"):
