@@ -135,8 +135,11 @@ class BatchRun:
             if subject.brain_mask_path:
                 check_brain_mask(subject.brain_mask_path, subject.image)
                 subject.brain_mask_sha256 = sha256_file(subject.brain_mask_path)
-        except (ImageFileError, OSError) as err:
+        except ImageFileError as err:
             self.record_failure(name, str(err))
+            return
+        except Exception as err:  # any other reason this file cannot be used must not stop the others
+            self.record_failure(name, f"{subject.image_path}: {type(err).__name__}: {err}")
             return
         subject.fingerprint = self._fingerprint(subject)
         previous = read_subject_summary(subject.out_dir / SUMMARY_FILE)
