@@ -1,0 +1,187 @@
+"""Ignite handler that turns each subject's probability map into the inference outputs, on the input's grid.
+
+For every subject of an iteration, after the evaluator's postprocessing has inverted
+the preprocessing (``Invertd``), :class:`SubjectWriter`:
+
+1. checks that the probability map lies exactly on the input's voxel grid (shape and
+   affine equal to those read from the input file) and fails the subject otherwise,
+   so that a mask is never written in the wrong space;
+2. zeroes the probability outside the brain mask, when one is given;
+3. thresholds it (``prob >= threshold``) and drops 26-connected lesions smaller than
+   ``min_lesion_voxels``;
+4. writes ``wmh_mask.nii.gz`` (uint8), ``wmh_prob.nii.gz`` (float32), ``lesions.csv``
+   and ``qc.png``, each atomically, and ``summary.json`` last.
+
+Any error fails that subject only: it is logged in one line, recorded for
+``summary.csv`` and the subject's partial outputs are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import monai
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+from monai.engines.utils import IterationEvents
+
+import wmhseg
+
+from ..io import read_native, save_on_native_grid
+from ..reporting.lesions import label_lesions, lesion_table, write_lesion_csv
+from ..reporting.qc import render_qc
+from ..reporting.summary import write_subject_summary
+from .batch import SUMMARY_FILE, BatchRun, Subject
+
+logger = logging.getLogger("wmhseg.inference")
+
+
+class GeometryError(RuntimeError):
+    """The network output does not lie on the input's voxel grid."""
+
+
+class SubjectWriter:
+    """Write each subject's outputs when the evaluator completes an iteration.
+
+    Args:
+        batch: the run plan; it provides each subject's input geometry and output folder
+            and receives the results.
+        threshold: a voxel is WMH when its WMH probability is at least this.
+        min_lesion_voxels: 26-connected lesions with fewer voxels are removed from the mask.
+        pred_key: key of the WMH probability map (1 channel) in the evaluator output.
+        atol_mm: tolerance of the affine comparison with the input's, in mm.
+    """
+
+    def __init__(
+        self,
+        batch: BatchRun,
+        threshold: float = 0.5,
+        min_lesion_voxels: int = 1,
+        pred_key: str = "pred",
+        atol_mm: float = 1e-3,
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        self.batch = batch
+        self.threshold = float(threshold)
+        self.min_lesion_voxels = int(min_lesion_voxels)
+        self.pred_key = pred_key
+        self.atol_mm = atol_mm
+        self._times: dict[str, float] = {}
+        self._done = 0
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.GET_BATCH_STARTED, self._mark, "start")
+        engine.add_event_handler(Events.GET_BATCH_COMPLETED, self._mark, "loaded")
+        engine.add_event_handler(IterationEvents.FORWARD_COMPLETED, self._mark, "network")
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self)
+        engine.add_event_handler(Events.EXCEPTION_RAISED, self._exception_raised)
+
+    def _mark(self, engine: Engine, name: str) -> None:
+        self._times[name] = time.perf_counter()
+
+    def _exception_raised(self, engine: Engine, error: Exception) -> None:
+        """The run stops: still write ``summary.csv`` for the subjects done so far, then re-raise."""
+        self.batch.write_summary()
+        raise error
+
+    def __call__(self, engine: Engine) -> None:
+        batch_items = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
+        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
+        n_total = len(self.batch.pending) + self._done
+        runtime = {"device": str(getattr(engine.state, "device", None)), "amp": bool(getattr(engine, "amp", False))}
+        for item, output in zip(batch_items, outputs):
+            name = str(item["subject"])
+            subject = self.batch[name]
+            self._done += 1
+            try:
+                summary = self.write(subject, output[self.pred_key], dict(self._times), runtime)
+            except Exception as err:  # one subject's failure must not stop the others
+                self.batch.record_failure(name, f"{subject.image_path}: {' '.join(str(err).split())}")
+                continue
+            self.batch.record_success(name, summary)
+            t = summary["timing_s"]
+            logger.info(
+                f"[{self._done}/{n_total}] {name}: {summary['wmh_volume_ml']:.3f} ml in {summary['lesion_count']} "
+                f"lesion(s); load {t['load']:.1f} s, network {t['network']:.1f} s, write {t['write']:.1f} s"
+            )
+
+    def _check_grid(self, subject: Subject, prob: Any) -> np.ndarray:
+        expected = subject.image
+        shape = tuple(int(s) for s in prob.shape[1:])
+        affine = np.asarray(getattr(prob, "affine", np.full((4, 4), np.nan)), dtype=np.float64)
+        if prob.shape[0] != 1 or shape != expected.shape or not np.allclose(affine, expected.affine, atol=self.atol_mm):
+            raise GeometryError(
+                f"the network output is not on the input's grid (shape {shape} vs {expected.shape}, affine "
+                f"{np.round(affine, 4).tolist()} vs {np.round(expected.affine, 4).tolist()}); nothing written"
+            )
+        array = prob[0].detach().cpu().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob[0])
+        return np.clip(array.astype(np.float32, copy=False), 0.0, 1.0)
+
+    def write(self, subject: Subject, prob: Any, times: dict[str, float], runtime: dict | None = None) -> dict:
+        """Check, threshold and write one subject's outputs; return its summary.
+
+        Args:
+            subject: the subject, from the run plan.
+            prob: its WMH probability map, shape ``(1, *input grid)``, with an ``affine``.
+            times: ``perf_counter`` marks ``start``, ``loaded`` and ``network`` of its iteration.
+            runtime: device and AMP setting, recorded in the summary.
+        """
+        out_dir = subject.out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.batch.remove_outputs(subject)  # summary.json goes first: the folder is incomplete until it is rewritten
+        prob = self._check_grid(subject, prob)
+        if subject.brain_mask_path:
+            brain = read_native(subject.brain_mask_path).data > 0
+            prob = np.where(brain, prob, np.float32(0.0))
+        labels, n_lesions = label_lesions(prob >= self.threshold, self.min_lesion_voxels)
+        mask = (labels > 0).astype(np.uint8)
+        rows = lesion_table(labels, n_lesions, subject.image.affine, prob)
+        del labels
+        n_voxels = int(mask.sum())
+        volume_ml = n_voxels * subject.image.voxel_volume_ml
+
+        files = self.batch.outputs
+        save_on_native_grid(mask, subject.image, out_dir / files["mask"], "wmhseg WMH mask")
+        if "prob" in files:
+            save_on_native_grid(prob, subject.image, out_dir / files["prob"], "wmhseg WMH probability")
+        write_lesion_csv(rows, out_dir / files["lesions"])
+        if "qc" in files:
+            flair = read_native(subject.image_path).data
+            title = f"{subject.subject}: WMH {volume_ml:.2f} ml, {n_lesions} lesion(s), threshold {self.threshold:g}"
+            render_qc(flair, mask, subject.image.affine, out_dir / files["qc"], title)
+
+        end = time.perf_counter()
+        start, loaded, network = (times.get(k, end) for k in ("start", "loaded", "network"))
+        timing = {"load": loaded - start, "network": network - loaded, "write": end - network, "total": end - start}
+        summary = {
+            "subject": subject.subject,
+            "status": "ok",
+            "wmh_volume_ml": volume_ml,
+            "wmh_voxels": n_voxels,
+            "lesion_count": n_lesions,
+            "threshold": self.threshold,
+            "min_lesion_voxels": self.min_lesion_voxels,
+            "input": {
+                "path": str(subject.image_path),
+                "sha256": subject.input_sha256,
+                "shape": list(subject.image.shape),
+                "spacing_mm": [round(float(s), 6) for s in subject.image.spacing],
+                "affine": np.round(subject.image.affine, 6).tolist(),
+                "brain_mask": subject.brain_mask_path,
+                "brain_mask_sha256": subject.brain_mask_sha256,
+            },
+            "model": self.batch.model,
+            "config": self.batch.settings,
+            "software": {"wmhseg": wmhseg.__version__, "monai": monai.__version__, "torch": torch.__version__},
+            "runtime": runtime or {},
+            "outputs": dict(files),
+            "elapsed_s": timing["total"],
+            "timing_s": timing,
+            "fingerprint": subject.fingerprint,
+        }
+        write_subject_summary(summary, out_dir / SUMMARY_FILE)
+        return summary

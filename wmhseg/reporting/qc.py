@@ -1,0 +1,142 @@
+"""Quality-control image: a mosaic of axial FLAIR slices with the WMH mask outlined.
+
+The volume is shown in the closest RAS orientation of its voxel grid (axes permuted
+and flipped, never resampled), so axial slices are upright whatever the acquisition
+orientation: anterior up, the subject's right on the right of each panel
+(neurological convention), pixels drawn with their true in-plane aspect.
+Panels are cropped to the head's in-plane bounding box, slices are spread evenly over
+the slices that hold a substantial part of the head, and each panel is labelled with
+its slice index and the number of WMH voxels in it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nibabel as nib  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..io import atomic_path  # noqa: E402
+
+OUTLINE_COLOUR = "#ff2a2a"
+
+
+def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``volume`` permuted and flipped to the closest RAS voxel order, with its voxel sizes in that order."""
+    ornt = nib.orientations.io_orientation(affine)
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    ras_spacing = np.empty(3)
+    ras_spacing[ornt[:, 0].astype(int)] = spacing
+    return nib.orientations.apply_orientation(volume, ornt), ras_spacing
+
+
+def foreground(flair: np.ndarray) -> np.ndarray:
+    """Voxels brighter than a tenth of the 99th percentile of the positive values: the head, not the air."""
+    finite = np.where(np.isfinite(flair), flair, 0.0)
+    positive = finite[finite > 0]
+    cutoff = 0.1 * float(np.percentile(positive, 99)) if positive.size else 0.0
+    return finite > cutoff
+
+
+def display_window(flair: np.ndarray) -> tuple[float, float]:
+    """Grey-level window: 0.5th percentile of the foreground to the lower of its 99.5th percentile and
+    three times its median, so that normal tissue stays visible when lesions are large and bright."""
+    values = flair[foreground(flair)]
+    if values.size == 0:
+        values = flair[np.isfinite(flair)]
+    low, high = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+    median = float(np.median(values))
+    if median > 0:
+        high = min(high, 3.0 * median)
+    return low, high if high > low else low + 1.0
+
+
+def head_box(flair_ras: np.ndarray, margin: int = 3) -> tuple[slice, slice, slice]:
+    """In-plane bounding box of the head over all slices, with a margin; every slice kept."""
+    fg = foreground(flair_ras)
+    box = []
+    for axis in (0, 1):
+        present = np.flatnonzero(fg.any(axis=tuple(a for a in (0, 1, 2) if a != axis)))
+        if present.size == 0:
+            box.append(slice(None))
+        else:
+            box.append(slice(max(int(present[0]) - margin, 0), int(present[-1]) + margin + 1))
+    return box[0], box[1], slice(None)
+
+
+def pick_slices(flair_ras: np.ndarray, n_slices: int) -> np.ndarray:
+    """Up to ``n_slices`` axial indices spread evenly over the slices whose head area is at least a tenth of the largest."""
+    area = foreground(flair_ras).sum(axis=(0, 1))
+    with_signal = np.flatnonzero(area >= 0.1 * area.max()) if area.max() > 0 else np.array([], dtype=int)
+    if with_signal.size == 0:
+        with_signal = np.arange(flair_ras.shape[2])
+    if with_signal.size <= n_slices:
+        return with_signal
+    return np.unique(np.round(np.linspace(with_signal[0], with_signal[-1], n_slices)).astype(int))
+
+
+def render_qc(
+    flair: np.ndarray,
+    mask: np.ndarray,
+    affine: np.ndarray,
+    path: str | os.PathLike,
+    title: str,
+    n_slices: int = 16,
+    columns: int = 4,
+    panel_inches: float = 3.0,
+    dpi: int = 100,
+) -> None:
+    """Write the QC mosaic of ``flair`` with ``mask`` outlined to ``path`` (PNG, atomically).
+
+    Args:
+        flair: the input image on its native grid.
+        mask: the WMH mask on the same grid.
+        affine: voxel → world matrix of the grid (orientation and voxel sizes).
+        path: destination ``.png``.
+        title: text above the mosaic (subject, volume, lesion count).
+        n_slices: number of axial panels at most.
+        columns: panels per row.
+        panel_inches: width of one panel.
+        dpi: resolution.
+    """
+    flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
+    mask_ras, _ = to_ras(np.asarray(mask, dtype=bool), affine)
+    crop = head_box(flair_ras)
+    flair_ras, mask_ras = flair_ras[crop], mask_ras[crop]
+    slices = pick_slices(flair_ras, n_slices)
+    vmin, vmax = display_window(flair_ras)
+
+    rows = int(np.ceil(len(slices) / columns))
+    cols = min(columns, len(slices))
+    height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * panel_inches, rows * panel_inches * height_ratio + 0.6),
+        squeeze=False, facecolor="black",
+    )
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, k in zip(axes.ravel(), slices):
+        image = flair_ras[:, :, k].T  # rows: posterior → anterior, columns: left → right
+        outline = mask_ras[:, :, k].T
+        ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=spacing[1] / spacing[0],
+                  interpolation="nearest")
+        if outline.any():
+            ax.contour(outline.astype(np.float32), levels=[0.5], colors=[OUTLINE_COLOUR], linewidths=0.9)
+        ax.text(0.02, 0.97, f"z {k}  ({int(outline.sum())} vox)", transform=ax.transAxes, color="yellow",
+                fontsize=8, va="top")
+    corner = axes[0, 0]
+    corner.text(0.98, 0.5, "R", transform=corner.transAxes, color="white", fontsize=9, ha="right", va="center")
+    corner.text(0.02, 0.5, "L", transform=corner.transAxes, color="white", fontsize=9, ha="left", va="center")
+    corner.text(0.5, 0.02, "P", transform=corner.transAxes, color="white", fontsize=9, ha="center", va="bottom")
+    corner.text(0.5, 0.90, "A", transform=corner.transAxes, color="white", fontsize=9, ha="center", va="top")
+    fig.suptitle(title, color="white", fontsize=11)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.5 / (rows * panel_inches * height_ratio + 0.6),
+                        wspace=0.02, hspace=0.02)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png")
+    plt.close(fig)
