@@ -119,7 +119,10 @@ def meta_file(folder: Path) -> Path:
 
 def run_bundle(output_dir: Path, inputs, checkpoint: Path, **overrides) -> SubjectsFailedError | None:
     """Run ``inference.json`` in-process (initialize, run, finalize); return the failure report, if any."""
-    settings = {"network_def": INTENSITY_NET, "patch_size": [32, 32, 8], "progress": False}
+    # the intensity network thresholds the normalised intensity at 2, calibrated on the z-score over non-zero
+    # voxels (an Otsu brain mask would single out the 10x-bright blob of these phantoms as the foreground)
+    settings = {"network_def": INTENSITY_NET, "patch_size": [32, 32, 8], "progress": False,
+                "normalisation": "zscore_nonzero"}
     settings.update(overrides)
     workflow = ConfigWorkflow(
         config_file=str(INFERENCE_JSON),

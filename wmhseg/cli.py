@@ -12,7 +12,6 @@ import sys
 
 # sub-command name -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("wmhseg.demo", "forward pass of the 3D SA-UNet on a synthetic volume"),
     "evaluate": ("wmhseg.evaluation", "score predicted WMH masks with the official WMH challenge metrics"),
     "prepare": ("wmhseg.data.prepare", "write a datalist: WMH challenge, a folder of FLAIR volumes, or phantoms"),
     "predict": ("wmhseg.predict", "segment WMH on FLAIR volumes: native-space masks, lesion tables, QC, summaries"),
