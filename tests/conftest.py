@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Ljubljana MS cases, when the checkout has ``../shared`` beside it."""
+"""Shared fixtures: the real Ljubljana MS cases, when the checkout has ``../shared`` beside it; a tiny phantom set
+and one tiny paper-tables study for the pipeline and notebook tests."""
 
 from __future__ import annotations
 
@@ -25,3 +26,38 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------- experiments (pipelines and notebooks)
+@pytest.fixture(scope="session")
+def tiny_phantoms(tmp_path_factory) -> Path:
+    """Six phantoms, two on each of three coarse (80x80x24, 2.4x2.4x6 mm) Utrecht-, Singapore- and GE3T-named
+    grids, in three folds: small volumes keep every bundle run of the pipeline tests to seconds."""
+    from wmhseg.data.synthetic import generate_phantoms
+    from wmhseg.data.synthetic.acquisition import Protocol
+
+    grids = [Protocol(name, (80, 80, 24), (2.4, 2.4, 6.0), description="coarse test grid")
+             for name in ("utrecht", "singapore", "ge3t")]
+    return generate_phantoms(tmp_path_factory.mktemp("tiny_phantoms"), 6, seed=3, protocols=grids, num_folds=3)
+
+
+@pytest.fixture(scope="session")
+def paper_study(tmp_path_factory, tiny_phantoms):
+    """One tiny ``pipelines/reproduce_tables.py`` run on :func:`tiny_phantoms`, shared by the tests that read it.
+
+    A namespace: ``process`` (the CompletedProcess), ``tracking_uri``, ``experiment``, ``work_dir`` and
+    ``seconds`` (wall time).
+    """
+    import time
+    from types import SimpleNamespace
+
+    from pipeline_helpers import run_pipeline
+
+    root = tmp_path_factory.mktemp("paper_study")
+    (root / "store").mkdir()
+    tracking_uri = f"sqlite:///{root / 'store' / 'mlruns.db'}"
+    start = time.perf_counter()
+    process = run_pipeline("reproduce_tables.py", "--budget", "tiny", "--datalist", tiny_phantoms,
+                           "--work-dir", root / "work", "--tracking-uri", tracking_uri, timeout=900)
+    return SimpleNamespace(process=process, tracking_uri=tracking_uri, experiment="wmhseg-paper",
+                           work_dir=root / "work", seconds=time.perf_counter() - start)

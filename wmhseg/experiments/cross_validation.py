@@ -70,21 +70,23 @@ def cross_validate(
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     datalist = Path(datalist).expanduser().resolve()
-    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
-                       fold_scheme="kfold", eval_split="validation", seed=seed, overrides=overrides,
-                       params={"network_preset": preset, "scheme": scheme},
-                       description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).")
+    content = read_datalist(datalist)
     if scheme == "leave-one-scanner-out":
-        study.datalist = leave_one_scanner_out(datalist, study.folder / "datalist_loso.json")
-        study.fold_scheme = "leave-one-scanner-out"
+        fold_scheme = scheme
+        available = list(range(len({str(item.get("scanner", "unknown")) for item in content["training"]})))
     else:
-        study.fold_scheme = _read_scheme(study.datalist)
-    available = datalist_folds(study.datalist)
+        fold_scheme = str(content.get("fold_scheme", "kfold"))
+        available = datalist_folds(datalist)
     folds = available if folds is None else [int(f) for f in folds]
     unknown = sorted(set(folds) - set(available))
     if unknown:
-        raise ValueError(f"folds {unknown} are not in {study.datalist}; its folds are {available}")
-    study.client.set_tag(study.run_id, "wmhseg.fold_scheme", study.fold_scheme)
+        raise ValueError(f"folds {unknown} are not in {datalist} ({scheme} folds: {available})")
+    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
+                       fold_scheme=fold_scheme, eval_split="validation", seed=seed, overrides=overrides,
+                       params={"network_preset": preset, "scheme": scheme},
+                       description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).")
+    if scheme == "leave-one-scanner-out":  # the jobs read a copy of the datalist whose folds are the scanners
+        study.datalist = leave_one_scanner_out(datalist, study.folder / "datalist_loso.json")
     results = []
     for fold in folds:
         logger.info(f"cross-validation {study.id}: {preset}, fold {fold} ({folds.index(fold) + 1}/{len(folds)})")
@@ -99,10 +101,6 @@ def cross_validate(
     failed = [result for result in results if result.error]
     study.finish(failures=len(failed))
     return CrossValidation(study, tuple(results), files)
-
-
-def _read_scheme(datalist: Path) -> str:
-    return str(read_datalist(datalist).get("fold_scheme", "kfold"))
 
 
 def summarise(results: StudyResults, out_dir: str | Path, preset: str = "saunet3d",

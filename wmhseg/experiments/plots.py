@@ -1,4 +1,9 @@
-"""Figures of experiments: ours-vs-paper bar charts of the tables, and learning curves from MLflow."""
+"""Figures of experiments: ours-vs-paper bar charts of the tables, and learning curves from MLflow.
+
+The charts written to files use matplotlib's object-oriented :class:`~matplotlib.figure.Figure` (no pyplot, no
+backend change), so they work headless and leave a notebook's inline backend alone; :func:`learning_curves`
+returns a pyplot figure for display.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,14 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from mlflow import MlflowClient
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-
-from ..io import atomic_path  # noqa: E402
-from .tables import PaperTable  # noqa: E402
+from ..io import atomic_path
+from .tables import PaperTable
 
 __all__ = ["learning_curves", "plot_tables"]
 
@@ -33,7 +35,8 @@ def plot_tables(tables: Sequence[PaperTable], path: str | os.PathLike, title: st
             if name not in seen:
                 seen.add(name)
                 rows.append((f"T{table.number}: {row.label}", row))
-    fig, axes = plt.subplots(1, len(_PANELS), figsize=(5 * len(_PANELS), 1.2 + 0.42 * len(rows)), sharey=True)
+    fig = Figure(figsize=(5 * len(_PANELS), 1.2 + 0.42 * len(rows)))
+    axes = fig.subplots(1, len(_PANELS), sharey=True)
     positions = np.arange(len(rows))
     for ax, (metric, label, published) in zip(axes, _PANELS):
         ours = [row.ours.get(metric, math.nan) if row.ours else math.nan for _, row in rows]
@@ -54,7 +57,6 @@ def plot_tables(tables: Sequence[PaperTable], path: str | os.PathLike, title: st
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
 
 
 def learning_curves(tracking_uri: str, runs: Mapping[str, str],

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..io import atomic_path  # noqa: E402
-from ..reporting.qc import OUTLINE_COLOUR, display_window, head_box, pick_slices, to_ras  # noqa: E402
+from ..io import atomic_path
+from ..reporting.qc import OUTLINE_COLOUR, display_window, head_box, pick_slices, to_ras
 
 __all__ = ["REFERENCE_COLOUR", "render_comparison"]
 
@@ -69,8 +65,8 @@ def render_comparison(
     rows = int(np.ceil(len(slices) / columns))
     cols = min(columns, len(slices))
     height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * panel_inches, rows * panel_inches * height_ratio + 0.7),
-                             squeeze=False, facecolor="black")
+    fig = Figure(figsize=(cols * panel_inches, rows * panel_inches * height_ratio + 0.7), facecolor="black")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
     for ax, k in zip(axes.ravel(), slices):
@@ -87,4 +83,3 @@ def render_comparison(
                         top=1 - 0.7 / (rows * panel_inches * height_ratio + 0.7), wspace=0.02, hspace=0.02)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png")
-    plt.close(fig)

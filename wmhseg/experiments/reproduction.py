@@ -102,16 +102,16 @@ def reproduce_tables(
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         raise ValueError(f"unknown variants {unknown}; the tables' presets are {list(VARIANTS)}")
-    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
-                       eval_split=eval_split, seed=seed, overrides=overrides,
-                       params={"variants": list(variants), "folds": "all" if folds is None else list(folds)},
-                       description=f"Reproduction of the 3D SA-UNet paper's Tables 1-3 (variants: "
-                                   f"{', '.join(variants)}).")
-    available = datalist_folds(study.datalist)
+    available = datalist_folds(datalist)
     folds = available if folds is None else [int(f) for f in folds]
     missing = sorted(set(folds) - set(available))
     if missing:
-        raise ValueError(f"folds {missing} are not in {study.datalist}; its folds are {available}")
+        raise ValueError(f"folds {missing} are not in {datalist}; its folds are {available}")
+    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
+                       eval_split=eval_split, seed=seed, overrides=overrides,
+                       params={"variants": list(variants), "folds": list(folds)},
+                       description=f"Reproduction of the 3D SA-UNet paper's Tables 1-3 (variants: "
+                                   f"{', '.join(variants)}).")
     results = []
     total = len(variants) * len(folds)
     for preset in variants:

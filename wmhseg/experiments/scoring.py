@@ -20,11 +20,13 @@ import csv
 import io
 import json
 import math
+import time
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 
 from .. import evaluation
 from ..bundle import load_split
@@ -70,8 +72,9 @@ def score_evaluation(client: MlflowClient, run_id: str, datalist: Path, split: s
     summary = json.loads((tables_dir / "summary.json").read_text())
     means = {name: value for name, value in summary["means"].items() if value is not None}
     client.log_artifacts(run_id, str(tables_dir), artifact_path=TABLES_ARTIFACT)
-    for name, value in means.items():
-        client.log_metric(run_id, f"{METRIC_PREFIX}{name}", float(value))
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(f"{METRIC_PREFIX}{name}", float(value), now, 0)
+                                      for name, value in means.items()])
 
     if qc_cases > 0:
         rows = {row["subject"]: row for row in read_per_case(tables_dir / "per_case.csv")}
