@@ -74,6 +74,9 @@ def test_continuing_a_finished_study_skips_every_fold(loso, tiny_phantoms):
     assert [r.skipped for r in result.results] == [True, True, True] and not result.failures
     client = loso["client"]
     assert len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])) == len(loso["runs"])
+    with pytest.raises(ValueError, match=r"was run with other settings \(budget.epochs: '1', now '2'"):
+        cross_validate(tiny_phantoms, get_budget("tiny", epochs=2), loso["uri"], loso["root"] / "work",
+                       scheme="leave-one-scanner-out", experiment=EXPERIMENT, study_id=study.data.tags["wmhseg.study"])
 
 
 def test_unknown_fold_is_refused_before_any_training(tiny_phantoms, tmp_path, capsys):

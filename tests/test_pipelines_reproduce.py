@@ -127,7 +127,8 @@ def test_tables_only_rebuilds_the_same_tables_from_the_store_alone(paper_study, 
 
 
 def test_tables_only_without_a_study_says_so(tmp_path, capsys):
-    status = run_main("reproduce_tables.py", "--tables-only", "--tracking-uri", tmp_path / "empty.db", "--work-dir", tmp_path)
+    status = run_main("reproduce_tables.py", "--tables-only", "--tracking-uri", tmp_path / "empty.db",
+                      "--work-dir", tmp_path)
     assert status == 2
     assert "no reproduce_tables study in MLflow experiment 'wmhseg-paper'" in capsys.readouterr().err
 

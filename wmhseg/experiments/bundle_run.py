@@ -38,7 +38,8 @@ def run_workflow(config_names: Sequence[str], workflow_type: str, overrides: Map
     configs = default_bundle_dir() / "configs"
     missing = [name for name in config_names if not (configs / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"bundle configs {missing} not found in {configs}; set WMHSEG_BUNDLE to the bundle folder")
+        raise FileNotFoundError(f"bundle configs {missing} not found in {configs}; "
+                                "set WMHSEG_BUNDLE to the bundle folder")
     workflow = ConfigWorkflow(
         config_file=[str(configs / name) for name in config_names],
         meta_file=str(configs / "metadata.json"),
@@ -96,7 +97,8 @@ def _evaluate(job: Job, train_run_id: str) -> str:
     finally:
         run = _tagged_run(job, "evaluation", **{"wmhseg.train_run_id": train_run_id})
     if run is None or run.info.status != "FINISHED":
-        raise RuntimeError(f"evaluation {job.run_name('evaluation')} ended with {'no run' if run is None else run.info.status}")
+        status = "no run" if run is None else run.info.status
+        raise RuntimeError(f"evaluation {job.run_name('evaluation')} ended with {status}")
     score_evaluation(job.study.client, run.info.run_id, job.study.datalist, job.study.eval_split, job.fold,
                      prediction_dir=job.output_dir / "evaluation" / "predictions",
                      tables_dir=job.output_dir / "challenge" / "tables", qc_cases=job.study.budget.qc_cases)

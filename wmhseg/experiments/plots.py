@@ -22,7 +22,11 @@ from .tables import PaperTable
 
 __all__ = ["learning_curves", "plot_tables"]
 
-_PANELS = (("dsc", "DSC", lambda p: p.dsc), ("avd", "AVD (%)", lambda p: p.avd_percent), ("f1", "lesion F1", lambda p: p.f1))
+_PANELS = (
+    ("dsc", "DSC", lambda paper: paper.dsc),
+    ("avd", "AVD (%)", lambda paper: paper.avd_percent),
+    ("f1", "lesion F1", lambda paper: paper.f1),
+)
 
 
 def plot_tables(tables: Sequence[PaperTable], path: str | os.PathLike, title: str = "") -> None:

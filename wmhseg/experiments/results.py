@@ -10,7 +10,6 @@ does for one evaluation.
 from __future__ import annotations
 
 import tempfile
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 

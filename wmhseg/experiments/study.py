@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from .store import DESCRIPTION_TAG, experiment_id, git_commit, search_runs
 __all__ = ["Job", "Study", "open_study"]
 
 ROLES = ("study", "train", "evaluation")
+_MAY_CHANGE = ("folds", "variants")
+"""Study parameters that may differ when a study is continued (more folds, more variants)."""
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Study:
         seed: the bundle's ``seed``.
         overrides: further top-level bundle overrides, applied after the budget's.
         dataset: name of the data set (default: the datalist's name).
+        git_commit: commit of the checkout running the study (``-dirty`` with uncommitted changes), if any.
         run_id: the study's parent MLflow run.
     """
 
@@ -71,6 +75,7 @@ class Study:
     seed: int = 0
     overrides: Mapping[str, Any] = field(default_factory=dict)
     dataset: str = ""
+    git_commit: str | None = None
     run_id: str | None = None
 
     @property
@@ -86,7 +91,7 @@ class Study:
         """Tags every run of the study carries."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        commit = git_commit()
+        commit = self.git_commit
         return {
             "wmhseg.study": self.id,
             "wmhseg.pipeline": self.pipeline,
@@ -172,7 +177,8 @@ class Job:
         study = self.study
         network = network_preset(self.preset).description
         if role == "train":
-            what = f"Training of `{self.preset}` ({network}) on every fold but {self.fold}, validated on fold {self.fold}"
+            what = (f"Training of `{self.preset}` ({network}) on every fold but {self.fold}, "
+                    f"validated on fold {self.fold}")
         else:
             split = {"validation": f"held-out fold {self.fold}", "test": "the test list", "all": "every training case"}
             what = (f"Evaluation of `{self.preset}` ({network}) trained without fold {self.fold}, on "
@@ -182,7 +188,8 @@ class Job:
 
 
 def _new_study_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S")
+    """``YYYYmmdd-HHMMSS-xxxx``: sortable by start time, unique for studies started in the same second."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def open_study(
@@ -203,7 +210,8 @@ def open_study(
     """Start a study (a new parent run), or reopen study ``study_id`` when it exists in ``experiment``.
 
     Reopening continues an interrupted study: jobs with a finished, scored evaluation are skipped by
-    the pipelines.  ``params`` are logged on a new study's parent run, with the budget.
+    the pipelines; it must have the settings the study started with (``ValueError`` otherwise, naming the
+    differences), except the folds and variants.  ``params`` are logged on a new study's parent run, with the budget.
     """
     datalist = Path(datalist).expanduser().resolve()
     split = default_eval_split(datalist) if eval_split == "auto" else eval_split
@@ -211,10 +219,22 @@ def open_study(
         id=study_id or _new_study_id(), pipeline=pipeline, datalist=datalist, budget=budget, experiment=experiment,
         tracking_uri=tracking_uri, work_dir=Path(work_dir).expanduser().resolve(), fold_scheme=fold_scheme,
         eval_split=split, seed=seed, overrides=dict(overrides or {}), dataset=datalist_name(datalist),
+        git_commit=git_commit(),
     )  # fmt: skip
+    logged = {**budget.as_params(), "datalist": str(datalist), "eval_split": split, "seed": str(seed),
+              "overrides": json.dumps(dict(overrides or {}), default=str)}
+    logged.update({key: json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
+                   for key, value in (params or {}).items()})
+    logged = {key: value[:6000] for key, value in logged.items()}
     client = study.client
     existing = search_runs(client, experiment, tags={"wmhseg.study": study.id, "wmhseg.role": "study"})
     if existing:
+        before = existing[0].data.params
+        changed = [f"{key}: {before.get(key)!r}, now {logged[key]!r}" for key in sorted(logged)
+                   if before.get(key) != logged[key] and key not in _MAY_CHANGE]
+        if changed:
+            raise ValueError(f"study {study.id} was run with other settings ({'; '.join(changed)}): continue it with "
+                             "the same data, budget and overrides, or start a new study")
         study.run_id = existing[0].info.run_id
         client.update_run(study.run_id, status=RunStatus.to_string(RunStatus.RUNNING))
         return study
@@ -222,11 +242,7 @@ def open_study(
     tags = {**study.tags("study"), DESCRIPTION_TAG: description or f"{pipeline} study {study.id} on `{study.dataset}`."}
     run = client.create_run(exp_id, run_name=f"{pipeline}-{study.id}", tags={k: str(v) for k, v in tags.items() if v})
     study.run_id = run.info.run_id
-    logged = {**budget.as_params(), "datalist": str(datalist), "eval_split": split, "seed": str(seed),
-              "overrides": json.dumps(dict(overrides or {}), default=str)}
-    logged.update({key: json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
-                   for key, value in (params or {}).items()})
-    client.log_batch(study.run_id, params=[Param(key, value[:6000]) for key, value in logged.items()])
+    client.log_batch(study.run_id, params=[Param(key, value) for key, value in logged.items()])
     study.folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(study.folder / "study.json", json.dumps(
         {**{k: str(v) for k, v in dataclasses.asdict(study).items() if k not in ("budget", "overrides")},
