@@ -99,6 +99,7 @@ def test_tables_pool_the_cases_of_every_fold_and_mark_missing_variants():
     by_scanner = {row.key: row for row in table3.rows if row.key}
     assert by_scanner["Utrecht"].ours["dsc"] == pytest.approx(0.75) and by_scanner["Utrecht"].paper is TABLE3_ROWS[0]
     assert by_scanner["all"].ours["dsc"] == pytest.approx(0.7)
+    assert "skipped in the means: saunet3d: AVD (%) 1 of 3." in markdown
     csv_lines = table1.csv().splitlines()
     assert csv_lines[0].startswith("table,label,key,n_cases,n_folds,dsc,avd,f1,hd95,recall,paper_dsc")
     assert len(csv_lines) == 1 + len(TABLE1)

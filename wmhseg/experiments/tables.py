@@ -28,7 +28,9 @@ __all__ = ["PaperTable", "TableRow", "build_tables", "write_tables"]
 OUR_METRICS = (("dsc", "DSC", ".3f"), ("avd", "AVD (%)", ".1f"), ("f1", "F1", ".3f"), ("hd95", "HD95 (mm)", ".2f"),
                ("recall", "recall", ".3f"))
 CSV_COLUMNS = ("table", "label", "key", "n_cases", "n_folds", "dsc", "avd", "f1", "hd95", "recall", "paper_dsc",
-               "paper_avd_percent", "paper_avd_fraction", "paper_f1", "paper_hd95", "paper_recall")
+               "paper_avd_percent", "paper_avd_fraction", "paper_f1", "paper_hd95", "paper_recall",
+               "dsc_nan", "avd_nan", "f1_nan", "hd95_nan", "recall_nan")
+"""Columns of a table's CSV; ``<metric>_nan`` counts the cases whose value is undefined (skipped in the mean)."""
 MISSING = "—"
 
 
@@ -72,6 +74,12 @@ class PaperTable:
                 cells += [_number(paper.hd95 if paper else None, ".2f"), _number(paper.recall if paper else None, ".2f")]
             lines.append("| " + " | ".join(cells) + " |")
         lines += [""] + [f"{note}" for note in self.notes]
+        undefined = [f"{row.key or row.label}: " + ", ".join(f"{label} {row.ours[f'{name}_nan']} of {row.ours['n']}"
+                                                            for name, label, _ in OUR_METRICS if row.ours[f"{name}_nan"])
+                     for row in self.rows if row.ours and any(row.ours[f"{name}_nan"] for name, _, _ in OUR_METRICS)]
+        if undefined:
+            lines.append("Undefined values (NaN, e.g. HD95 of a mask without contour), skipped in the means: "
+                         + "; ".join(undefined) + ".")
         return "\n".join(lines).rstrip() + "\n"
 
     def csv(self) -> str:
@@ -90,6 +98,7 @@ class PaperTable:
                 "paper_avd_fraction": _csv(paper.avd_fraction if paper else None),
                 "paper_f1": _csv(paper.f1 if paper else None), "paper_hd95": _csv(paper.hd95 if paper else None),
                 "paper_recall": _csv(paper.recall if paper else None),
+                **{f"{name}_nan": ours.get(f"{name}_nan", "") for name, _, _ in OUR_METRICS},
             })  # fmt: skip
         return buffer.getvalue()
 
@@ -141,6 +150,9 @@ def build_tables(results: StudyResults, table3_preset: str = "saunet3d") -> list
               f"{split.get(results.eval_split, results.eval_split)} (fold{'s' * (len(folds) > 1)} "
               f"{', '.join(map(str, folds))}); means over cases, NaN skipped. Paper: Guo, arXiv:2309.08402, "
               "110 challenge test subjects.")
+    if results.eval_split != "validation" and len(folds) > 1:
+        source += (f" Each of the {len(folds)} models per network (one per validation fold) scored every case: "
+                   "n counts a case once per model.")
     avd = "AVD: ours in %; the paper prints a fraction, shown converted to % with the printed fraction in brackets."
     return [
         PaperTable(1, "Ablation of the 3D SA-UNet's modules.", "preset", _preset_rows(results, TABLE1_ROWS),
