@@ -30,7 +30,7 @@ def one_torch_thread():
 
 # ---------------------------------------------------------------- experiments (pipelines and notebooks)
 @pytest.fixture(scope="session")
-def tiny_phantoms(tmp_path_factory) -> Path:
+def scanner_phantoms(tmp_path_factory) -> Path:
     """Six phantoms, two on each of three coarse (80x80x24, 2.4x2.4x6 mm) Utrecht-, Singapore- and GE3T-named
     grids, in three folds: small volumes keep every bundle run of the pipeline tests to seconds."""
     from wmhseg.data.synthetic import generate_phantoms
@@ -38,12 +38,12 @@ def tiny_phantoms(tmp_path_factory) -> Path:
 
     grids = [Protocol(name, (80, 80, 24), (2.4, 2.4, 6.0), description="coarse test grid")
              for name in ("utrecht", "singapore", "ge3t")]
-    return generate_phantoms(tmp_path_factory.mktemp("tiny_phantoms"), 6, seed=3, protocols=grids, num_folds=3)
+    return generate_phantoms(tmp_path_factory.mktemp("scanner_phantoms"), 6, seed=3, protocols=grids, num_folds=3)
 
 
 @pytest.fixture(scope="session")
-def paper_study(tmp_path_factory, tiny_phantoms):
-    """One tiny ``pipelines/reproduce_tables.py`` run on :func:`tiny_phantoms`, shared by the tests that read it.
+def paper_study(tmp_path_factory, scanner_phantoms):
+    """One tiny ``pipelines/reproduce_tables.py`` run on :func:`scanner_phantoms`, shared by the tests that read it.
 
     A namespace: ``process`` (the CompletedProcess), ``tracking_uri``, ``experiment``, ``work_dir`` and
     ``seconds`` (wall time).
@@ -57,7 +57,7 @@ def paper_study(tmp_path_factory, tiny_phantoms):
     (root / "store").mkdir()
     tracking_uri = f"sqlite:///{root / 'store' / 'mlruns.db'}"
     start = time.perf_counter()
-    process = run_pipeline("reproduce_tables.py", "--budget", "tiny", "--datalist", tiny_phantoms,
+    process = run_pipeline("reproduce_tables.py", "--budget", "tiny", "--datalist", scanner_phantoms,
                            "--work-dir", root / "work", "--tracking-uri", tracking_uri, timeout=900)
     return SimpleNamespace(process=process, tracking_uri=tracking_uri, experiment="wmhseg-paper",
                            work_dir=root / "work", seconds=time.perf_counter() - start)

@@ -40,7 +40,7 @@ def runs_of(paper_study, **tags: str) -> list:
     return [run for run in found if all(run.data.tags.get(k) == v for k, v in tags.items())]
 
 
-def test_reproduce_tables_trains_every_variant_and_writes_the_tables(paper_study, tiny_phantoms):
+def test_reproduce_tables_trains_every_variant_and_writes_the_tables(paper_study, scanner_phantoms):
     process = paper_study.process
     assert process.returncode == 0, process.stderr[-3000:]
     print(f"reproduce_tables, tiny budget, 6 phantoms: {paper_study.seconds:.0f} s")
@@ -66,7 +66,7 @@ def test_reproduce_tables_trains_every_variant_and_writes_the_tables(paper_study
 
     table3 = read_csv(tables / "table3.csv")
     ours = {row["key"]: row for row in table3 if row["key"]}
-    held_out = {item["scanner"] for item in json.loads(tiny_phantoms.read_text())["training"] if item["fold"] == 0}
+    held_out = {item["scanner"] for item in json.loads(scanner_phantoms.read_text())["training"] if item["fold"] == 0}
     assert set(ours) == held_out | {"all"}
     assert all(row["paper_dsc"] for key, row in ours.items())  # phantom-<site> matched to the paper's <site> row
     assert all(math.isfinite(float(ours["all"][m])) for m in DEFINED)
