@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,12 @@ import torch
 from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
     CONFIGS,
     LOGGING,
+    PYTHON,
     TRAIN,
+    cli_args,
     mlflow_runs,
     single_torch_thread,
+    subprocess_env,
 )
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
 from monai.losses import DiceLoss
@@ -175,7 +179,8 @@ def write_kaggle_tree(root: Path, patients: int = 4, slices: int = 4) -> Path:
     return root / "kaggle_3m"
 
 
-def test_lgg_tree_trains_through_the_overlay(store, tmp_path):
+def test_lgg_tree_trains_with_the_documented_command(store, tmp_path):
+    """``wmhseg prepare lgg`` then ``python -m monai.bundle run`` with --datalist and --in_channels 3, in a subprocess."""
     kaggle = write_kaggle_tree(tmp_path / "download")
     datalist = tmp_path / "lgg.json"
     assert main(["prepare", "lgg", str(kaggle), "-o", str(datalist), "--folds", "3", "--test-fraction", "0.25"]) == 0
@@ -184,9 +189,18 @@ def test_lgg_tree_trains_through_the_overlay(store, tmp_path):
     validation = {e["subject"] for e in load_split(datalist, "validation", 0)}
     assert validation and not validation & {e["subject"] for e in load_split(datalist, "training", 0)}
 
-    train_2d(tmp_path, store, "saunet2d_lgg", datalist=str(datalist), in_channels=3, patch_size=[32, 32], epochs=2)
-    run = finished_run(store, f"saunet2d_lgg_{tmp_path.name}")
+    overrides = {
+        "bundle_root": str(tmp_path), "datalist": str(datalist), "in_channels": 3,
+        "network_options": TINY["saunet2d_lgg"], "patch_size": [32, 32], "batch_size": 8, "epochs": 2,
+        "num_workers": 0, "tracking_uri": store, "experiment_name": "two_d", "run_name": "lgg_cli",
+    }
+    command = [PYTHON, "-m", "monai.bundle", "run", "training", "--config_file", repr([TRAIN, TRAIN_2D]),
+               "--meta_file", META_2D, "--logging_file", LOGGING, *cli_args(overrides)]
+    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = finished_run(store, "lgg_cli")
     assert run.data.params["network.in_channels"] == "3" and run.data.params["datalist.n_training"] == "12"
-    assert (tmp_path / "models" / "model.pt").is_file()  # every validation slice has a disc: val_dice is a number
+    assert run.data.params["patch_size"] == "[32, 32]"
     net = get_network("saunet2d_lgg", in_channels=3, out_channels=1, **TINY["saunet2d_lgg"])
+    # every validation slice has a disc, so val_dice is a number and the best checkpoint exists
     net.load_state_dict(torch.load(tmp_path / "models" / "model.pt", weights_only=True))
