@@ -78,6 +78,10 @@ def test_pixel_accuracy_metric_is_the_share_of_correct_pixels():
 
 def test_metadata_2d_and_network_io():
     verify_metadata(meta_file=META_2D, filepath=SCHEMA)
+    meta_2d, meta = (json.loads(Path(path).read_text()) for path in (META_2D, CONFIGS / "metadata.json"))
+    for key in ("version", "monai_version", "pytorch_version", "numpy_version"):
+        assert meta_2d[key] == meta[key], key
+    assert meta_2d["required_packages_version"].items() >= meta["required_packages_version"].items()
     for preset in TWO_D:
         verify_net_in_out("network_def", meta_file=META_2D, config_file=[TRAIN, TRAIN_2D], n=4, network_preset=preset)
     verify_net_in_out(  # the LGG slices: 3 channels
