@@ -14,7 +14,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("wmhseg.demo", "forward pass of the 3D SA-UNet on a synthetic volume"),
     "evaluate": ("wmhseg.evaluation", "score predicted WMH masks with the official WMH challenge metrics"),
-    "prepare": ("wmhseg.data.prepare", "write a datalist: WMH challenge, a folder of FLAIR volumes, phantoms, LGG slices, 2D slices"),
+    "prepare": ("wmhseg.data.prepare", "write a datalist: WMH challenge, a folder of FLAIR volumes, or phantoms"),
 }
 
 
