@@ -1,4 +1,4 @@
-"""Shared fixtures: three tiny real phantoms, and the real Ljubljana MS cases when the checkout has ``../shared`` beside it."""
+"""Shared fixtures: the real Ljubljana MS cases, when the checkout has ``../shared`` beside it."""
 
 from __future__ import annotations
 
