@@ -47,9 +47,9 @@ def _is_complete(path: Path, key: str) -> bool:
         content = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    if content.get("slices_of", {}).get("key") != key:
+    if not isinstance(content, dict) or content.get("slices_of", {}).get("key") != key:
         return False
-    items = content["training"] + content.get("test", [])
+    items = content.get("training", []) + content.get("test", [])
     return all((path.parent / item[k]).is_file() for item in items for k in ("image", "label"))
 
 
