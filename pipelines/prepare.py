@@ -1,4 +1,4 @@
-"""Write a MONAI datalist JSON: WMH challenge release, a folder of FLAIR volumes, or synthetic phantoms.
+"""Write a MONAI datalist JSON: WMH challenge release, a folder of FLAIR volumes, synthetic phantoms, or 2D slices.
 
 Same as ``wmhseg prepare``; run ``python pipelines/prepare.py --help`` from the repository root,
 or ``python pipelines/prepare.py challenge --help`` for one source.
@@ -10,6 +10,8 @@ Examples::
     python pipelines/prepare.py folder /data/my_bids -o my_datalist.json
     python pipelines/prepare.py phantoms -o /tmp/phantoms -n 8 --seed 1
     python pipelines/prepare.py default
+    python pipelines/prepare.py lgg /data/lgg-mri-segmentation/kaggle_3m -o /data/lgg.json
+    python pipelines/prepare.py slices /data/WMH/datalist.json -o /data/WMH_slices
 """
 
 from __future__ import annotations

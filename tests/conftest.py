@@ -12,6 +12,17 @@ LJUBLJANA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lj
 
 
 @pytest.fixture(scope="session")
+def tiny_phantoms(tmp_path_factory) -> Path:
+    """Datalist of three small real phantoms, one per fold: 48×56×12 voxels of 3.5×3.5×10 mm, WMH 20-60 ml,
+    stored in LAS, RAS and LPS order; phantom-000 also has other pathology (label 2). About 4 s to generate."""
+    from wmhseg.data.synthetic import Protocol, generate_phantoms
+
+    grid = Protocol("tiny", (48, 56, 12), (3.5, 3.5, 10.0), 1, "small grid for tests")
+    folder = tmp_path_factory.mktemp("tiny_phantoms")
+    return generate_phantoms(folder, 3, seed=1, protocols=[grid], num_folds=3, lesion_volume_range=(20.0, 60.0))
+
+
+@pytest.fixture(scope="session")
 def ljubljana_dir() -> Path:
     """Folder of the three real MS cases; the test is skipped where it is absent."""
     if not (LJUBLJANA / "patient07" / "FLAIR.nii.gz").is_file():

@@ -28,7 +28,8 @@ BLOB = (slice(8, 14), slice(10, 15), slice(3, 6))
 """Voxel box of the bright lesion: off-centre on every axis, so any flip or axis swap moves it."""
 
 INTENSITY_NET = {"_target_": "torch.nn.Conv3d", "in_channels": 1, "out_channels": 3, "kernel_size": 1}
-TINY_SAUNET = {"_target_": "wmhseg.networks.get_network", "name": "saunet3d", "channels": [8, 8, 16, 16]}
+TINY_SAUNET = {"channels": [8, 8, 16, 16]}
+"""``network_options`` of a tiny 3D SA-UNet."""
 
 
 def phantom(shape: tuple[int, int, int] = SHAPE, blob: tuple[slice, ...] = BLOB, seed: int = 0) -> np.ndarray:
@@ -121,8 +122,9 @@ def run_bundle(output_dir: Path, inputs, checkpoint: Path, **overrides) -> Subje
     """Run ``inference.json`` in-process (initialize, run, finalize); return the failure report, if any."""
     # the intensity network thresholds the normalised intensity at 2, calibrated on the z-score over non-zero
     # voxels (an Otsu brain mask would single out the 10x-bright blob of these phantoms as the foreground)
-    settings = {"network_def": INTENSITY_NET, "patch_size": [32, 32, 8], "progress": False,
-                "normalisation": "zscore_nonzero"}
+    settings = {"patch_size": [32, 32, 8], "progress": False, "normalisation": "zscore_nonzero"}
+    if "network_options" not in overrides:  # the config's own network when the caller picks its options
+        settings["network_def"] = INTENSITY_NET
     settings.update(overrides)
     workflow = ConfigWorkflow(
         config_file=str(INFERENCE_JSON),

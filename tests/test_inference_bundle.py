@@ -289,7 +289,7 @@ def test_mismatched_checkpoint_names_the_problem(tmp_path):
 def test_tiny_saunet_with_flip_tta_runs_through_the_bundle(tmp_path):
     src = write_itk(tmp_path / "s.mha", phantom(), AFFINES["oblique"])
     ckpt = tiny_saunet_checkpoint(tmp_path / "saunet.pt")
-    assert run_bundle(tmp_path / "out", [str(src)], ckpt, network_def=TINY_SAUNET, tta_flips=[[0], [1]],
+    assert run_bundle(tmp_path / "out", [str(src)], ckpt, network_options=TINY_SAUNET, tta_flips=[[0], [1]],
                       threshold=0.3) is None
     summary = json.loads((tmp_path / "out" / "s" / "summary.json").read_text())
     assert summary["config"]["tta_flips"] == [[0], [1]]

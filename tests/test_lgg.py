@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImage
 from PIL import Image
 
+from wmhseg.cli import main
 from wmhseg.data import lgg
 
 # Case folders: patient TCGA_DU_5851 was scanned twice (two folders, one patient).
@@ -127,11 +127,13 @@ def test_failed_import_leaves_an_existing_datalist_untouched(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kaggle_3m", "lgg.json"]
 
 
-def test_command_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prepare_lgg_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``wmhseg prepare lgg`` is the command-line entry point of the importer."""
     write_tree(tmp_path)
-    parser = argparse.ArgumentParser()
-    lgg.add_arguments(parser)
-    args = parser.parse_args([str(tmp_path), str(tmp_path / "lgg.json"), "--num-folds", "2", "--seed", "3"])
-    assert lgg.run(args) == 0
-    assert json.loads((tmp_path / "lgg.json").read_text())["split"]["seed"] == 3
-    assert "lgg.json" in capsys.readouterr().out
+    out = tmp_path / "lgg.json"
+    assert main(["prepare", "lgg", str(tmp_path), "-o", str(out), "--folds", "2", "--seed", "3"]) == 0
+    content = json.loads(out.read_text())
+    assert content["split"] == {"by": "patient", "num_folds": 2, "test_fraction": 0.1, "seed": 3}
+    assert f"{out}: {len(content['training'])} training, {len(content['test'])} test" in capsys.readouterr().out
+    assert main(["prepare", "lgg", str(tmp_path / "nothing"), "-o", str(out)]) == 2
+    assert "no kaggle_3m case folders" in capsys.readouterr().err

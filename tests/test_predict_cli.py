@@ -15,11 +15,11 @@ import sys
 import pytest
 import torch
 
-from infer_support import AFFINES, INFERENCE_JSON, ROOT, TINY_SAUNET, phantom, read_csv, tiny_saunet_checkpoint, write_nifti
+from infer_support import AFFINES, INFERENCE_JSON, ROOT, phantom, read_csv, tiny_saunet_checkpoint, write_nifti
 from wmhseg.cli import main
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-TINY_OVERRIDES = {"network_def#channels": "[8,8,16,16]", "patch_size": "[32,32,8]", "threshold": "0.4"}
+TINY_OVERRIDES = {"network_options": '{"channels": [8,8,16,16]}', "patch_size": "[32,32,8]", "threshold": "0.4"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_console_and_bundle_commands_give_identical_masks_and_fail_on_the_bad_fi
     bundle = _start(bundle_cmd, folder)
     # the console command runs in this process meanwhile: the same entry point as the installed `wmhseg`
     code = main(["predict", *files, "-o", str(cli_out), "--ckpt", str(ckpt), "--threshold", "0.4", "--device", "cpu",
-                 "--no-progress", "--set", "network_def#channels=[8,8,16,16]", "--set", "patch_size=[32,32,8]"])
+                 "--no-progress", "--set", 'network_options={"channels": [8,8,16,16]}', "--set", "patch_size=[32,32,8]"])
     cli_stderr = capsys.readouterr().err
     bundle = _finish(bundle)
 
@@ -90,7 +90,7 @@ def test_ckpt_export_of_the_inference_network_matches_eager(tmp_path):
     (tmp_path / "metadata.json").write_text(json.dumps({"version": "0.0.0-test"}))
     cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(tmp_path / "model.ts"),
            "--ckpt_file", str(ckpt), "--meta_file", str(tmp_path / "metadata.json"),
-           "--config_file", str(INFERENCE_JSON), "--network_def#channels", "[8,8,16,16]"]
+           "--config_file", str(INFERENCE_JSON), "--network_options", '{"channels": [8,8,16,16]}']
     result = _finish(_start(cmd, tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     exported = torch.jit.load(str(tmp_path / "model.ts"))
@@ -98,7 +98,7 @@ def test_ckpt_export_of_the_inference_network_matches_eager(tmp_path):
 
     parser = ConfigParser()
     parser.read_config(str(INFERENCE_JSON))
-    parser["network_def"] = TINY_SAUNET
+    parser["network_options"] = {"channels": [8, 8, 16, 16]}
     eager = parser.get_parsed_content("network_def")
     eager.load_state_dict(torch.load(ckpt, weights_only=True))
     eager.eval()

@@ -1,7 +1,8 @@
 """The related networks by name: registry, TorchScript, bundle-style verification, a short training run.
 
-The training runs use small synthetic blob images and volumes generated here (the phantom
-generator lives in another part of the project).
+The training runs use crops of small real phantoms (``tiny_phantoms`` in conftest.py): 3D
+crops with the three-class label for the 3D networks, axial slices with the binary WMH
+target for the 2D ones.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from monai.bundle import verify_net_in_out
 from monai.losses import DiceCELoss
 
@@ -79,18 +83,42 @@ def test_verify_net_in_out(name: str, tmp_path: Path) -> None:
     )
 
 
-def blobs(shape: tuple[int, ...], generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Noisy images with one bright ellipsoid each, and its mask, of shape (B, 1, *spatial)."""
-    grids = torch.meshgrid(*[torch.linspace(-1, 1, s) for s in shape[2:]], indexing="ij")
-    labels = []
+@pytest.fixture(scope="module")
+def phantoms(tiny_phantoms: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(image, label) of each tiny phantom in RAS voxel order, the image z-scored over the brain mask."""
+    volumes = []
+    for item in json.loads(tiny_phantoms.read_text())["training"]:
+        read = [np.asarray(nib.as_closest_canonical(nib.load(tiny_phantoms.parent / item[key])).dataobj)
+                for key in ("image", "label", "brain_mask")]
+        image, label, brain = read[0].astype(np.float32), read[1].astype(np.int64), read[2] > 0
+        image = (image - image[brain].mean()) / image[brain].std()
+        volumes.append((torch.from_numpy(image), torch.from_numpy(label)))
+    return volumes
+
+
+def phantom_batch(volumes, shape: tuple[int, ...], generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of crops of ``shape`` (B, 1, *spatial), each centred (as far as it fits) on a random WMH voxel.
+
+    3D shapes give crops with the label map (0, 1, 2), zero-padded in depth where the phantom
+    is thinner; 2D shapes give axial slices with the binary WMH target."""
+    images, labels = [], []
+    spatial = shape[2:]
     for _ in range(shape[0]):
-        centre = (torch.rand(len(grids), generator=generator) - 0.5) * 0.8
-        radius = 0.25 + 0.25 * torch.rand(len(grids), generator=generator)
-        distance = sum(((g - c) / r) ** 2 for g, c, r in zip(grids, centre, radius))
-        labels.append((distance < 1).float())
-    label = torch.stack(labels)[:, None]
-    image = label + 0.3 * torch.randn(label.shape, generator=generator)
-    return image, label
+        image, label = volumes[int(torch.randint(len(volumes), (1,), generator=generator))]
+        lesions = torch.nonzero(label == 1)
+        centre = lesions[int(torch.randint(len(lesions), (1,), generator=generator))].tolist()
+        if len(spatial) == 2:
+            image, label, centre = image[:, :, centre[2]], (label[:, :, centre[2]] == 1).long(), centre[:2]
+        window = []
+        for axis, size in enumerate(spatial):
+            size = min(size, image.shape[axis])
+            start = min(max(centre[axis] - size // 2, 0), image.shape[axis] - size)
+            window.append(slice(start, start + size))
+        crop_image, crop_label = image[tuple(window)], label[tuple(window)]
+        pad = [p for axis in reversed(range(len(spatial))) for p in (0, spatial[axis] - crop_image.shape[axis])]
+        images.append(F.pad(crop_image, pad))
+        labels.append(F.pad(crop_label, pad))
+    return torch.stack(images)[:, None], torch.stack(labels)[:, None].float()
 
 
 # Training batch shape per network: 8 slices of 32×32, or one small volume.
@@ -104,8 +132,8 @@ TRAIN_SHAPES = {
 
 
 @pytest.mark.parametrize("name", RELATED)
-def test_short_training_reduces_the_loss(name: str) -> None:
-    """40 Adam steps on fresh blob batches bring the Dice+CE loss below 70 % of its start."""
+def test_short_training_reduces_the_loss(name: str, phantoms) -> None:
+    """40 Adam steps on fresh phantom crops bring the Dice+CE loss below 70 % of its start."""
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     net = get_network(name, **TINY[name]).train()
@@ -114,7 +142,7 @@ def test_short_training_reduces_the_loss(name: str) -> None:
     optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
     losses = []
     for _ in range(40):
-        image, label = blobs(TRAIN_SHAPES[name], generator)
+        image, label = phantom_batch(phantoms, TRAIN_SHAPES[name], generator)
         loss = loss_fn(net(image), label)
         optimiser.zero_grad()
         loss.backward()

@@ -12,11 +12,12 @@ case, ``kaggle_3m/TCGA_<site>_<id>_<date>/``, holding 3-channel 256×256 slices
 or in the test list.  (The SA-UNet brain notebook splits by slice, which leaks
 patients between its splits.)  The patient is the TCGA barcode ``TCGA_<site>_<id>``;
 ``"scanner"`` holds the TCGA tissue-source site, the contributing institution.
+
+Command line: ``wmhseg prepare lgg <kaggle_3m> -o lgg.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -150,19 +151,3 @@ def build_lgg_datalist(
         Path(temporary).unlink(missing_ok=True)
         raise
     return output
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of the ``lgg`` importer command."""
-    parser.add_argument("root", help="the kaggle_3m folder (or the folder that contains it)")
-    parser.add_argument("output", help="datalist JSON to write")
-    parser.add_argument("--num-folds", type=int, default=5, help="cross-validation folds (default 5)")
-    parser.add_argument("--test-fraction", type=float, default=0.1, help="patients held out for testing (default 0.1)")
-    parser.add_argument("--seed", type=int, default=42, help="shuffle seed of the patient split (default 42)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Build the datalist; print where it went."""
-    path = build_lgg_datalist(args.root, args.output, args.num_folds, args.test_fraction, args.seed)
-    print(f"wrote {path}")
-    return 0

@@ -1,9 +1,11 @@
-"""``wmhseg prepare``: write datalist JSONs for the WMH challenge, a user's folder, or phantoms.
+"""``wmhseg prepare``: write datalist JSONs for the WMH challenge, a user's folder, phantoms, or 2D slices.
 
 Sub-commands: ``challenge`` (official release folder), ``folder`` (plain or BIDS folder of
-FLAIR volumes), ``phantoms`` (N synthetic subjects for a seed) and ``default`` (the cached
-default phantom set). Each prints the datalist path; skipped subjects are reported as
-warnings on stderr and listed in the datalist under ``"skipped"``.
+FLAIR volumes), ``phantoms`` (N synthetic subjects for a seed), ``default`` (the cached
+default phantom set), ``lgg`` (the Kaggle LGG brain-MRI slices, split by patient) and
+``slices`` (axial 2D slices of a 3D datalist, for the 2D networks). Each prints the
+datalist path; skipped subjects are reported as warnings on stderr and listed in the
+datalist under ``"skipped"``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     phantoms.add_argument("--lesion-range", type=float, nargs=2, default=(0.5, 80.0), metavar=("MIN_ML", "MAX_ML"))
     phantoms.add_argument("--folds", type=int, default=5)
 
+    lgg = sub.add_parser("lgg", help="Kaggle lgg-mri-segmentation slices (kaggle_3m), split by patient")
+    lgg.add_argument("root", type=Path, help="the kaggle_3m folder (or the folder that contains it)")
+    lgg.add_argument("-o", "--output", type=Path, required=True, help="datalist JSON to write")
+    lgg.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    lgg.add_argument("--test-fraction", type=float, default=0.1, help="share of patients held out for testing (default 0.1)")
+    lgg.add_argument("--seed", type=int, default=42, help="shuffle seed of the patient split (default 42)")
+
+    slices = sub.add_parser("slices", help="axial 2D slices of a 3D datalist (binary target, split kept by subject)")
+    slices.add_argument("datalist", type=Path, help="3D datalist JSON")
+    slices.add_argument("-o", "--output", type=Path, required=True, help="folder to write the slices and datalist.json into")
+    slices.add_argument("--foreground", type=int, default=1, help="label value that becomes 1 (default 1, WMH)")
+
     default = sub.add_parser("default", help="the cached default phantom set (generated on first use)")
     default.add_argument("--root", type=Path, default=None,
                          help="cache root (default $WMHSEG_DATA_DIR or ~/.cache/wmhseg/phantoms)")
@@ -72,6 +86,15 @@ def run(args: argparse.Namespace) -> int:
 
             path = generate_phantoms(args.output, args.n, seed=args.seed, protocols=args.protocols,
                                      lesion_volume_range=tuple(args.lesion_range), num_folds=args.folds)
+        elif args.source == "lgg":
+            from .lgg import build_lgg_datalist
+
+            path = build_lgg_datalist(args.root, args.output, num_folds=args.folds, test_fraction=args.test_fraction,
+                                      seed=args.seed)
+        elif args.source == "slices":
+            from .slices import axial_slice_datalist
+
+            path = axial_slice_datalist(args.datalist, args.output, foreground=args.foreground)
         else:
             from .synthetic import default_datalist
 

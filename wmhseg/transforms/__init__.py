@@ -1,9 +1,11 @@
 """MONAI dictionary transforms for WMH segmentation on FLAIR, and builders of the standard lists.
 
 Builders (return lists of transforms, usable from bundle JSON): ``preprocessing``,
-``patch_sampling``, ``augmentation`` (with ``DEFAULT_AUGMENTATION``). Transforms:
-``NormalizeFLAIRd``, ``EnsureLabelClassesd``, ``RandTransposeAxesd``,
-``RandQuadraticBiasFieldd``, ``ApplyToRawIntensityd``.
+``patch_sampling``, ``augmentation`` (with ``DEFAULT_AUGMENTATION``), and for 2D slices
+``slice_preprocessing`` and ``slice_augmentation`` (with ``DEFAULT_SLICE_AUGMENTATION``).
+Transforms: ``NormalizeFLAIRd``, ``EnsureLabelClassesd``, ``RandTransposeAxesd``,
+``RandQuadraticBiasFieldd``, ``ApplyToRawIntensityd``; for slices ``CheckChannelsd``,
+``ScaleSliceIntensityd``, ``EnsureBinaryMaskd``.
 """
 
 from .labels import EnsureLabelClassesd
@@ -18,23 +20,37 @@ from .pipelines import (
 )
 from .quadratic_bias import RandQuadraticBiasFieldd
 from .raw_intensity import RAW_ZERO_KEY, ApplyToRawIntensityd, raw_zero
+from .slice_pipelines import (
+    DEFAULT_SLICE_AUGMENTATION,
+    slice_augmentation,
+    slice_augmentation_params,
+    slice_preprocessing,
+)
+from .slice_values import CheckChannelsd, EnsureBinaryMaskd, ScaleSliceIntensityd
 from .transpose import RandTransposeAxesd
 
 __all__ = [
     "DEFAULT_AUGMENTATION",
+    "DEFAULT_SLICE_AUGMENTATION",
     "DEFAULT_TARGET_SPACING",
     "NORMALISATION_MODES",
     "PAPER_GLOBAL_STATS",
     "RAW_ZERO_KEY",
     "ApplyToRawIntensityd",
+    "CheckChannelsd",
+    "EnsureBinaryMaskd",
     "EnsureLabelClassesd",
     "NormalizeFLAIRd",
     "RandQuadraticBiasFieldd",
     "RandTransposeAxesd",
+    "ScaleSliceIntensityd",
     "augmentation",
     "augmentation_params",
     "otsu_threshold",
     "patch_sampling",
     "preprocessing",
     "raw_zero",
+    "slice_augmentation",
+    "slice_augmentation_params",
+    "slice_preprocessing",
 ]
