@@ -1,5 +1,5 @@
-"""Shared fixtures: the real Ljubljana MS cases, when the checkout has ``../shared`` beside it; a tiny phantom set
-and one tiny paper-tables study for the pipeline and notebook tests."""
+"""Shared fixtures: the real Ljubljana MS cases, when the checkout has ``../shared`` beside it; small phantom sets;
+one tiny paper-tables study for the pipeline and notebook tests."""
 
 from __future__ import annotations
 
@@ -44,8 +44,7 @@ def one_torch_thread():
 def scanner_phantoms(tmp_path_factory) -> Path:
     """Six phantoms, two on each of three coarse (80x80x24, 2.4x2.4x6 mm) Utrecht-, Singapore- and GE3T-named
     grids, in three folds: small volumes keep every bundle run of the pipeline tests to seconds."""
-    from wmhseg.data.synthetic import generate_phantoms
-    from wmhseg.data.synthetic.acquisition import Protocol
+    from wmhseg.data.synthetic import Protocol, generate_phantoms
 
     grids = [Protocol(name, (80, 80, 24), (2.4, 2.4, 6.0), description="coarse test grid")
              for name in ("utrecht", "singapore", "ge3t")]
