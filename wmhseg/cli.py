@@ -15,8 +15,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("wmhseg.evaluation", "score predicted WMH masks with the official WMH challenge metrics"),
     "prepare": ("wmhseg.data.prepare", "write a datalist: WMH challenge, a folder of FLAIR volumes, or phantoms"),
     "predict": ("wmhseg.predict", "segment WMH on FLAIR volumes: native-space masks, lesion tables, QC, summaries"),
-    "cross-validate": ("wmhseg.experiments.cross_validate_command", "train and evaluate one network on every fold, in MLflow"),
-    "reproduce-tables": ("wmhseg.experiments.reproduce_command", "train every paper variant and build Tables 1-3 from MLflow"),
+    "cross-validate": ("wmhseg.experiments.cross_validate_command", "train and evaluate a network fold by fold"),
+    "reproduce-tables": ("wmhseg.experiments.reproduce_command", "train the paper's variants, build its Tables 1-3"),
 }
 
 
