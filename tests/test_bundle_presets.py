@@ -1,4 +1,7 @@
-"""Every registered network preset trains through the same bundle with one override."""
+"""Every registered 3D network preset trains through the same bundle with one override.
+
+2D presets (``spatial_dims`` 2, e.g. the 2D SA-UNets) take other inputs and are not trained by ``train.json``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,15 @@ from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse f
 )
 from monai.bundle import ConfigParser
 
+from wmhseg.bundle import network_params
 from wmhseg.networks import get_network, list_networks
+
+PRESETS_3D = [name for name in list_networks() if network_params(name).get("spatial_dims") == 3]
+
+
+def _tiny_channels(preset: str) -> list[int]:
+    """Small widths, as many as the preset's default ``channels`` (4 levels, or 4 and a bottleneck)."""
+    return [8, 8, 16, 16, 16][: len(network_params(preset)["channels"])]
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +36,17 @@ def shared(tmp_path_factory):
     return write_phantom_set(root / "data", n_cases=4, n_folds=2), f"sqlite:///{root / 'mlruns.db'}"
 
 
-@pytest.mark.parametrize("preset", list_networks())
+@pytest.mark.parametrize("preset", PRESETS_3D)
 def test_preset_trains_through_the_bundle(preset, shared, tmp_path):
     datalist, store = shared
-    overrides = tiny_overrides(tmp_path, datalist, network_preset=preset, epochs=1, run_name=preset, tracking_uri=store)
+    channels = _tiny_channels(preset)
+    overrides = tiny_overrides(tmp_path, datalist, network_preset=preset, epochs=1, run_name=preset, tracking_uri=store,
+                               network_options={"channels": channels})
     run_workflow(TRAIN, "training", **{**overrides, "experiment_name": "presets"})
     run = [r for r in mlflow_runs(store, "presets") if r.info.run_name == preset][-1]
     assert run.info.status == "FINISHED" and run.data.params["network.name"] == preset
     latest = torch.load(tmp_path / "models" / "latest.pt", weights_only=True)
-    get_network(preset, channels=[8, 8, 16, 16]).load_state_dict(latest["network"])
+    get_network(preset, channels=channels).load_state_dict(latest["network"])
 
 
 def test_quick_overlay_shrinks_the_run_and_keeps_the_recipe():
