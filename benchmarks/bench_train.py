@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import tempfile
 import time
@@ -69,6 +70,7 @@ class IterationTimer:
 
 
 def measure(datalist: str, cache_rate: float, workers: int, iterations: int, warmup: int, preset: str) -> tuple:
+    logging.disable(logging.WARNING)  # only the table on stdout: no per-iteration console logging
     with tempfile.TemporaryDirectory() as scratch:
         workflow = ConfigWorkflow(
             config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "quick.json")],
@@ -90,6 +92,7 @@ def measure(datalist: str, cache_rate: float, workers: int, iterations: int, war
         timer = IterationTimer(workflow.parser.get_parsed_content("train#trainer"))
         workflow.run()
         workflow.finalize()
+    logging.disable(logging.NOTSET)
     return timer.means(warmup)
 
 

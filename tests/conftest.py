@@ -1,5 +1,6 @@
-"""Shared fixtures: the real Ljubljana MS cases, when the checkout has ``../shared`` beside it; small phantom sets;
-one tiny paper-tables study for the pipeline and notebook tests."""
+"""Shared fixtures: the real Ljubljana MS cases, when the checkout has ``../shared`` beside it; the embedded
+default phantom set, generated once per test session; small phantom sets; one tiny paper-tables study for the
+pipeline and notebook tests."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def default_phantom_root(tmp_path_factory) -> tuple[Path, int]:
+    """A fresh ``WMHSEG_DATA_DIR`` holding the real default phantom set (16 subjects, about 30 s to generate),
+    generated once for the whole session; returns the folder and the datalist's ``st_mtime_ns`` right after
+    generation (to check that later calls reuse the cache). Point ``WMHSEG_DATA_DIR`` at the folder (with
+    ``monkeypatch.setenv``) to make ``default_datalist()`` use it."""
+    from wmhseg.data.synthetic import default_datalist
+
+    root = tmp_path_factory.mktemp("wmhseg_data_dir")
+    path = default_datalist(root)
+    return root, path.stat().st_mtime_ns
 
 
 # ---------------------------------------------------------------- experiments (pipelines and notebooks)

@@ -9,13 +9,14 @@ import monai
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import CONFIGS, EVALUATE, LOGGING, META, REPO, TRAIN, tiny_overrides, write_phantom_set
+from bundle_helpers import CONFIGS, EVALUATE, LOGGING, META, REPO, TRAIN, error_chain, tiny_overrides, write_phantom_set
 from ignite.engine import Engine
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
 
 import wmhseg
 from wmhseg.bundle import AtomicCheckpointSaver, as_bool, bundle_root, flatten_params, load_split, resolve_datalist
 from wmhseg.bundle.files import atomic_open
+from wmhseg.transforms import DEFAULT_AUGMENTATION
 
 BUNDLE = REPO / "bundle"
 SCHEMA = CONFIGS / "schema" / "meta_schema_20240725.json"
@@ -100,9 +101,55 @@ def test_recipe_defaults_are_top_level_ids():
     for key, value in recipe.items():
         assert config[key] == value, key
     assert config["patch_size"][2] == 32
+    assert config["augmentation"] == DEFAULT_AUGMENTATION  # every entry a config id: --augmentation#ghosting#prob 0.3
     assert config["loss"]["_target_"] == "DiceCELoss"
     assert config["optimizer"]["_target_"] == "torch.optim.Adam"
     assert config["lr_scheduler"]["_target_"].endswith("ReduceLROnPlateau")
+
+
+def test_no_provisional_pieces_left():
+    for name in ("train.json", "evaluate.json", "quick.json", "multi_gpu_train.json", "reference_loss.json"):
+        assert "PROVISIONAL" not in (CONFIGS / name).read_text(), name
+    for module in (REPO / "wmhseg" / "bundle").glob("*.py"):
+        assert "PROVISIONAL" not in module.read_text(), module.name
+
+
+def _types(transforms) -> list[str]:
+    return [type(t).__name__ + (f"({type(t.transform).__name__})" if hasattr(t, "transform") else "") for t in transforms]
+
+
+def test_transforms_are_the_wmhseg_builders_and_follow_the_augmentation_ids():
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    parser["augmentation#elastic#prob"] = 0.0  # as --augmentation#elastic#prob 0 on the command line
+    parser["augmentation#rotate#prob"] = 0.7
+    deterministic = _types(parser.get_parsed_content("train#deterministic_transforms"))
+    assert deterministic == _types(parser.get_parsed_content("validate#preprocessing").transforms)
+    assert deterministic[:4] == ["LoadImaged", "EnsureChannelFirstd", "Orientationd", "Spacingd"]
+    assert {"SpatialPadd", "NormalizeFLAIRd", "EnsureLabelClassesd"} <= set(deterministic)
+    random = parser.get_parsed_content("train#random_transforms")
+    names = _types(random)
+    assert names[:2] == ["ApplyToRawIntensityd(SpatialPadd)", "RandCropByLabelClassesd"]
+    assert "Rand3DElasticd" not in names and "ApplyToRawIntensityd(RandTorchIOd)" in names
+    assert next(t for t in random if type(t).__name__ == "RandRotated").prob == 0.7
+    assert "Rand3DElasticd" in _types(_parsed(TRAIN, "train#random_transforms"))  # on by default
+
+
+def _parsed(config_file, id_: str, **overrides):
+    parser = ConfigParser()
+    parser.read_config(config_file)
+    for key, value in overrides.items():
+        parser[key] = value
+    return parser.get_parsed_content(id_)
+
+
+def test_rectangular_patches_need_the_quarter_turns_off():
+    with pytest.raises(Exception) as raised:
+        _parsed(TRAIN, "train#random_transforms", patch_size=[96, 64, 16])
+    assert any("need a square in-plane patch" in message for message in error_chain(raised.value))
+    names = _types(_parsed(TRAIN, "train#random_transforms", patch_size=[96, 64, 16],
+                           **{"augmentation#rotate90#prob": 0.0, "augmentation#transpose#prob": 0.0}))
+    assert "RandRotate90d" not in names and "RandTransposeAxesd" not in names
 
 
 def test_bundle_root_from_workflow_config_location_and_from_cwd(monkeypatch, tmp_path):

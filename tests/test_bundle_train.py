@@ -24,6 +24,8 @@ from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse f
 )
 from mlflow import MlflowClient
 
+from wmhseg.cli import main
+from wmhseg.metrics import METRIC_NAMES
 from wmhseg.networks import get_network
 
 TRACKED_PARAMS = [
@@ -35,10 +37,15 @@ TRACKED_PARAMS = [
     "batch_size",
     "lr",
     "epochs",
-    "augmentation.flip_prob",
-    "augmentation.rot90_prob",
+    "augmentation.flip.prob",
+    "augmentation.flip.axes",
+    "augmentation.elastic.sigma_range",
+    "augmentation.ghosting.prob",
+    "augmentation.quadratic_bias.prob",
+    "pos_ratio",
     "seed",
     "target_spacing",
+    "normalisation",
     "loss._target_",
     "datalist.name",
     "datalist.sha256",
@@ -54,7 +61,8 @@ def trained(tmp_path_factory):
     """One tiny 2-epoch training run; returns (output root, datalist)."""
     root = tmp_path_factory.mktemp("trained")
     datalist = write_phantom_set(root / "data")
-    run_workflow(TRAIN, "training", **tiny_overrides(root, datalist, run_name="tiny"))
+    overrides = tiny_overrides(root, datalist, run_name="tiny", **{"augmentation#ghosting#prob": 0.3})
+    run_workflow(TRAIN, "training", **overrides)
     return root, datalist
 
 
@@ -80,11 +88,15 @@ def test_training_run_is_tracked(trained):
     assert not missing
     assert params["network.channels"] == "[8, 8, 16, 16]" and params["patch_size"] == "[32, 32, 8]"
     assert params["datalist.sha256"] == hashlib.sha256(datalist.read_bytes()).hexdigest()
+    # the whole augmentation dict, flattened, with the one overridden entry
+    assert params["augmentation.ghosting.prob"] == "0.3" and params["augmentation.flip.prob"] == "0.5"
+    assert params["augmentation.rotate.range_deg"] == "[3.0, 3.0, 10.0]" and params["normalisation"] == "zscore_brain"
     client = MlflowClient(sqlite_uri(root))
     loss = client.get_metric_history(run.info.run_id, "train_loss")
     assert sorted(m.step for m in loss) == [1, 2, 3, 4]  # per iteration
     assert len(client.get_metric_history(run.info.run_id, "lr_group_0")) == 4
-    for name in ("val_wmh_dice", "val_loss", "val_wmh_hd95", "val_wmh_recall", "train_wmh_dice"):
+    challenge = ("val_wmh_dice", "val_wmh_hd95", "val_wmh_avd", "val_wmh_lesion_recall", "val_wmh_lesion_f1")
+    for name in ("val_loss", "train_wmh_dice", *challenge):
         assert sorted(m.step for m in client.get_metric_history(run.info.run_id, name)) == [1, 2], name
     top = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"model.pt", "metrics.csv", "config"} <= top
@@ -96,7 +108,7 @@ def test_training_run_is_tracked(trained):
     assert [row["epoch"] for row in rows] == ["1", "2"] and "val_wmh_dice" in rows[0]
 
 
-def test_evaluation_writes_native_grid_predictions_and_tables(trained):
+def test_evaluation_writes_native_grid_predictions_and_challenge_tables(trained, tmp_path):
     root, datalist = trained
     run_workflow([TRAIN, EVALUATE], "evaluating", "infer", **tiny_overrides(root, datalist, run_name="eval", eval_split="all"))
     evaluation = root / "eval" / "evaluation"
@@ -107,15 +119,29 @@ def test_evaluation_writes_native_grid_predictions_and_tables(trained):
         np.testing.assert_allclose(result.affine, source.affine, atol=1e-5)
         assert result.get_data_dtype() == np.uint8
         assert set(np.unique(np.asarray(result.dataobj))) <= {0, 1}
-    with open(evaluation / "per_case.csv") as stream:
-        assert len(list(csv.DictReader(stream))) == 6
-    with open(evaluation / "per_scanner.csv") as stream:
-        assert [row["scanner"] for row in csv.DictReader(stream)] == ["scanner0", "scanner1", "all"]
+
+    def read(path):
+        with open(path) as stream:
+            return list(csv.DictReader(stream))
+
+    per_case, per_scanner = read(evaluation / "per_case.csv"), read(evaluation / "per_scanner.csv")
+    assert [row["subject"] for row in per_case] == [f"case{i:02d}" for i in (0, 2, 4, 1, 3, 5)]  # by scanner
+    assert [row["scanner"] for row in per_scanner] == ["scanner0", "scanner1", "Average"]
+    # the same tables as `wmhseg evaluate` on the written predictions and the original labels
+    assert main(["evaluate", "--pred", str(evaluation / "predictions"), "--ref", str(datalist),
+                 "--out", str(tmp_path), "--quiet"]) == 0  # fmt: skip
+    columns = ["subject", "scanner", *METRIC_NAMES, "n_reference_voxels", "n_result_voxels"]
+    assert [[r[c] for c in columns] for r in per_case] == [[r[c] for c in columns] for r in read(tmp_path / "per_case.csv")]
+    assert per_scanner == read(tmp_path / "per_scanner.csv")
+    assert json.loads((evaluation / "summary.json").read_text()) == json.loads((tmp_path / "summary.json").read_text())
+
     run = mlflow_runs(sqlite_uri(root), "test")[-1]
     assert run.info.run_name == "eval" and run.info.status == "FINISHED"
-    assert "eval_dice" in run.data.metrics and run.data.params["eval_split"] == "all"
+    for name in METRIC_NAMES:
+        assert run.data.metrics[f"eval_{name}"] == pytest.approx(float(per_scanner[-1][name]), nan_ok=True)
+    assert run.data.params["eval_split"] == "all"
     artifacts = {a.path for a in MlflowClient(sqlite_uri(root)).list_artifacts(run.info.run_id)}
-    assert {"per_case.csv", "per_scanner.csv", "config"} <= artifacts
+    assert {"per_case.csv", "per_scanner.csv", "summary.json", "config"} <= artifacts
 
 
 def test_a_failing_run_ends_failed(trained, tmp_path):

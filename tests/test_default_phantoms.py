@@ -13,11 +13,12 @@ from wmhseg.data.synthetic import PROTOCOLS, default_datalist
 
 
 @pytest.mark.slow
-def test_default_set(tmp_path_factory, monkeypatch) -> None:
-    root = tmp_path_factory.mktemp("cache")
+def test_default_set(default_phantom_root, monkeypatch) -> None:
+    root, stamp = default_phantom_root
     monkeypatch.setenv("WMHSEG_DATA_DIR", str(root))
     path = default_datalist()
     assert path == root / "default" / "datalist.json"
+    assert path.stat().st_mtime_ns == stamp  # the session's set, found through the variable: not regenerated
     content = json.loads(path.read_text())
     entries = content["training"]
     assert len(entries) == 16 and content["num_folds"] == 4
@@ -30,5 +31,4 @@ def test_default_set(tmp_path_factory, monkeypatch) -> None:
     assert min(volumes) < 1.0 and max(volumes) > 60.0
     for entry in load_decathlon_datalist(path, data_list_key="training", base_dir=path.parent):
         assert all(Path(entry[k]).is_file() for k in ("image", "label", "brain_mask"))
-    stamp = path.stat().st_mtime_ns
     assert default_datalist() == path and path.stat().st_mtime_ns == stamp  # cached: not regenerated

@@ -58,6 +58,10 @@ __all__ = [
     "check_same_grid",
     "evaluate_case",
     "scanner_table",
+    "score_pairs",
+    "sorted_cases",
+    "tables_text",
+    "write_tables",
     "add_arguments",
     "run",
 ]
@@ -93,7 +97,7 @@ def natural_key(text: str) -> tuple:
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", text) if t)
 
 
-def _sorted_cases(cases: Iterable[Case]) -> list[Case]:
+def sorted_cases(cases: Iterable[Case]) -> list[Case]:
     """Cases ordered by scanner (scanners by their smallest subject ID) and then by subject ID."""
     cases = list(cases)
     first: dict[str, tuple] = {}
@@ -122,7 +126,7 @@ def challenge_cases(ref_dir: Path) -> list[Case]:
         cases.append(Case(subject_dir.resolve().name, scanner, subject_dir / REFERENCE_NAME, relative))
     if not cases:
         raise EvaluationError(f"no reference found: no file named {REFERENCE_NAME} below {ref_dir}")
-    return _sorted_cases(cases)
+    return sorted_cases(cases)
 
 
 def datalist_cases(datalist: Path, key: str = "training", fold: int | None = None) -> list[Case]:
@@ -151,7 +155,7 @@ def datalist_cases(datalist: Path, key: str = "training", fold: int | None = Non
     duplicates = sorted({s for s in subjects if subjects.count(s) > 1})
     if duplicates:
         raise EvaluationError(f"datalist {datalist}: subjects are not unique in {key!r}: {duplicates}")
-    return _sorted_cases(cases)
+    return sorted_cases(cases)
 
 
 def find_prediction(pred_dir: Path, case: Case) -> Path | None:
@@ -325,6 +329,72 @@ PER_CASE_COLUMNS = (
 )  # fmt: skip
 
 
+def score_pairs(pairs: Sequence[tuple[Case, Path]]) -> list[dict]:
+    """Per-case rows (``PER_CASE_COLUMNS``) of (case, prediction file) pairs.
+
+    Every pair's voxel grids are checked before anything is scored: a :class:`GridMismatchError` lists all the
+    mismatching pairs at once.
+    """
+    mismatches = []
+    for case, prediction in pairs:
+        try:
+            check_same_grid(case.reference, prediction)
+        except GridMismatchError as err:
+            mismatches.append(str(err))
+    if mismatches:
+        raise GridMismatchError("\n\n".join(mismatches))
+    rows = []
+    for case, prediction in pairs:
+        scores = evaluate_case(case.reference, prediction)
+        rows.append({
+            "subject": case.subject, "scanner": case.scanner, **scores.metrics(),
+            "n_reference_voxels": scores.n_reference_voxels, "n_result_voxels": scores.n_result_voxels,
+            "n_reference_lesions": scores.lesions.n_reference, "n_result_lesions": scores.lesions.n_result,
+            "reference": str(case.reference), "prediction": str(prediction), "notes": "; ".join(scores.notes),
+        })  # fmt: skip
+    return rows
+
+
+TABLE_FILES = ("per_case.csv", "per_scanner.csv", "summary.json")
+
+
+def write_tables(rows: Sequence[dict], out: Path) -> list[dict]:
+    """Write ``per_case.csv``, ``per_scanner.csv`` and ``summary.json`` (``TABLE_FILES``) of per-case rows to
+    ``out``, each atomically; return the per-scanner table (:func:`scanner_table`, ``Average`` last)."""
+    out = Path(out)
+    table = scanner_table(rows)
+    nan_columns = [f"{m}_nan" for m in METRIC_NAMES]
+    _atomic_write(out / "per_case.csv", _csv_text(rows, PER_CASE_COLUMNS))
+    _atomic_write(out / "per_scanner.csv", _csv_text(table, ["scanner", "n", *METRIC_NAMES, *nan_columns]))
+    average = table[-1]
+    summary = {
+        "n_cases": len(rows),
+        "means": {m: average[m] for m in METRIC_NAMES},
+        "nan_counts": {m: average[f"{m}_nan"] for m in METRIC_NAMES},
+        "per_scanner": {t["scanner"]: {k: v for k, v in t.items() if k != "scanner"} for t in table[:-1]},
+        "units": {"dsc": "fraction", "hd95": "mm", "avd": "percent", "recall": "fraction", "f1": "fraction"},
+        "nan_policy": "means skip NaN values; *_nan / nan_counts give how many there were",
+    }
+    _atomic_write(out / "summary.json", json.dumps(_nan_to_none(summary), indent=2, allow_nan=False) + "\n")
+    return table
+
+
+def tables_text(rows: Sequence[dict], table: Sequence[dict], per_case: bool = True) -> str:
+    """The per-case table (unless ``per_case`` is False) and the per-scanner table as plain text, with a note
+    on NaN values."""
+    metric_columns = [(m, METRIC_LABELS[m], _METRIC_FORMATS[m]) for m in METRIC_NAMES]
+    parts = []
+    if per_case:
+        parts.append(_format_table(rows, [("subject", "subject", ""), ("scanner", "scanner", ""), *metric_columns]))
+        parts.append("")
+    parts.append(_format_table(table, [("scanner", "scanner", ""), ("n", "n", "d"), *metric_columns]))
+    average = table[-1]
+    n_nan = {m: average[f"{m}_nan"] for m in METRIC_NAMES if average[f"{m}_nan"]}
+    if n_nan:
+        parts.append("NaN values (skipped in the means): " + ", ".join(f"{METRIC_LABELS[m]} {n}" for m, n in n_nan.items()))
+    return "\n".join(parts)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pred", required=True, type=Path, help="folder of predicted masks (see lookup order)")
     parser.add_argument(
@@ -377,51 +447,13 @@ def _pair(args: argparse.Namespace, cases: Sequence[Case]) -> list[tuple[Case, P
 
 def run(args: argparse.Namespace) -> int:
     try:
-        pairs = _pair(args, _collect_cases(args))
-        mismatches = []
-        for case, prediction in pairs:  # all grids first: refuse before any scoring or writing
-            try:
-                check_same_grid(case.reference, prediction)
-            except GridMismatchError as err:
-                mismatches.append(str(err))
-        if mismatches:
-            raise GridMismatchError("\n\n".join(mismatches))
-        rows = []
-        for case, prediction in pairs:
-            scores = evaluate_case(case.reference, prediction)
-            rows.append({
-                "subject": case.subject, "scanner": case.scanner, **scores.metrics(),
-                "n_reference_voxels": scores.n_reference_voxels, "n_result_voxels": scores.n_result_voxels,
-                "n_reference_lesions": scores.lesions.n_reference, "n_result_lesions": scores.lesions.n_result,
-                "reference": str(case.reference), "prediction": str(prediction), "notes": "; ".join(scores.notes),
-            })  # fmt: skip
+        rows = score_pairs(_pair(args, _collect_cases(args)))
     except EvaluationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-    table = scanner_table(rows)
     out = args.out if args.out is not None else args.pred / "evaluation"
-    metric_columns = [(m, METRIC_LABELS[m], _METRIC_FORMATS[m]) for m in METRIC_NAMES]
-    nan_columns = [f"{m}_nan" for m in METRIC_NAMES]
-    _atomic_write(out / "per_case.csv", _csv_text(rows, PER_CASE_COLUMNS))
-    _atomic_write(out / "per_scanner.csv", _csv_text(table, ["scanner", "n", *METRIC_NAMES, *nan_columns]))
-    average = table[-1]
-    summary = {
-        "n_cases": len(rows),
-        "means": {m: average[m] for m in METRIC_NAMES},
-        "nan_counts": {m: average[f"{m}_nan"] for m in METRIC_NAMES},
-        "per_scanner": {t["scanner"]: {k: v for k, v in t.items() if k != "scanner"} for t in table[:-1]},
-        "units": {"dsc": "fraction", "hd95": "mm", "avd": "percent", "recall": "fraction", "f1": "fraction"},
-        "nan_policy": "means skip NaN values; *_nan / nan_counts give how many there were",
-    }
-    _atomic_write(out / "summary.json", json.dumps(_nan_to_none(summary), indent=2, allow_nan=False) + "\n")
-
-    if not args.quiet:
-        print(_format_table(rows, [("subject", "subject", ""), ("scanner", "scanner", ""), *metric_columns]))
-        print()
-    print(_format_table(table, [("scanner", "scanner", ""), ("n", "n", "d"), *metric_columns]))
-    n_nan = {m: average[f"{m}_nan"] for m in METRIC_NAMES if average[f"{m}_nan"]}
-    if n_nan:
-        print("NaN values (skipped in the means): " + ", ".join(f"{METRIC_LABELS[m]} {n}" for m, n in n_nan.items()))
-    print(f"\nwritten: {out / 'per_case.csv'}, {out / 'per_scanner.csv'}, {out / 'summary.json'}")
+    table = write_tables(rows, out)
+    print(tables_text(rows, table, per_case=not args.quiet))
+    print(f"\nwritten: {', '.join(str(out / name) for name in TABLE_FILES)}")
     return 0

@@ -4,20 +4,20 @@ The configs reference these by dotted name (``wmhseg.bundle.<name>``): locating 
 bundle and the executed config (:mod:`.context`), datalists and folds
 (:mod:`.datalist`), atomic and resumable checkpoints (:mod:`.checkpoints`), MLflow
 tracking (:mod:`.tracking`), multi-process helpers (:mod:`.distributed`), evaluation
-outputs (:mod:`.evaluation`) and command-line flags (:mod:`.options`).
+outputs and challenge tables (:mod:`.evaluation`) and command-line flags (:mod:`.options`).
 """
 
 from .checkpoints import AtomicCheckpointSaver, atomic_torch_save, existing_checkpoint
 from .context import bundle_root, executed_config
 from .datalist import datalist_summary, load_split, resolve_datalist
 from .distributed import default_backend, from_rank_zero, is_distributed, is_rank0, quiet_other_ranks
-from .evaluation import CaseMetricTables, SubjectFolderLayout
+from .evaluation import ChallengeTables, SubjectFolderLayout
 from .options import as_bool
 from .tracking import MLflowTracker, flatten_params, network_params, package_versions
 
 __all__ = [
     "AtomicCheckpointSaver",
-    "CaseMetricTables",
+    "ChallengeTables",
     "MLflowTracker",
     "SubjectFolderLayout",
     "as_bool",

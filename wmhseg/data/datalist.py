@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..io import write_text_atomic
+
 PATH_KEYS = ("image", "label", "t1", "brain_mask")
 LABELS = {"0": "background", "1": "WMH", "2": "other pathology"}
 FOLD_SCHEMES = ("kfold", "leave-one-scanner-out")
@@ -97,9 +99,7 @@ def write_datalist(
     content: dict[str, Any] = {"name": name, "labels": LABELS, **metadata, "training": convert(training)}
     if test is not None:
         content["test"] = convert(test)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(content, indent=2) + "\n")
     return path
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from ..io import atomic_path
+
 
 def save_nifti(data: np.ndarray, affine: np.ndarray, path: str | os.PathLike, dtype: np.dtype | type) -> Path:
     """Write ``data`` as NIfTI-1 with ``affine`` (sform and qform) and ``dtype``, atomically.
@@ -26,15 +28,8 @@ def save_nifti(data: np.ndarray, affine: np.ndarray, path: str | os.PathLike, dt
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
     img.header.set_xyzt_units("mm")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
-    try:
+    with atomic_path(path) as tmp:
         nib.save(img, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -22,9 +22,10 @@ import json
 import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..io import write_text_atomic
 
 _SLICE = re.compile(r"^(?P<case>.+)_(?P<slice>\d+)(?P<mask>_mask)?\.tif$")
 _CASE = re.compile(r"^TCGA_(?P<site>[A-Za-z0-9]+)_(?P<id>[A-Za-z0-9]+)(_.*)?$")
@@ -141,13 +142,5 @@ def build_lgg_datalist(
         "training": training,
         "test": test,
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(datalist, stream, indent=1)
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomic(output, json.dumps(datalist, indent=1))
     return output
