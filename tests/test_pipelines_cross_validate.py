@@ -40,8 +40,8 @@ def test_every_scanner_is_held_out_once_and_scored(loso, scanner_phantoms):
     for run in evaluations:
         tags = run.data.tags
         assert tags["wmhseg.fold_scheme"] == "leave-one-scanner-out" and tags["wmhseg.network_preset"] == "saunet3d"
-        assert run.info.status == "FINISHED" and math.isfinite(run.data.metrics["challenge_dsc"])
-        local = loso["client"].download_artifacts(run.info.run_id, "tables/per_case.csv", str(loso["root"]))
+        assert run.info.status == "FINISHED" and math.isfinite(run.data.metrics["eval_dsc"])
+        local = loso["client"].download_artifacts(run.info.run_id, "per_case.csv", str(loso["root"]))
         with open(local, newline="") as stream:
             held_out = {row["scanner"] for row in csv.DictReader(stream)}
         assert held_out == {scanners[int(tags["wmhseg.fold"])]}  # fold K = the K-th scanner, and nothing else

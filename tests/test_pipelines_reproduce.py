@@ -102,9 +102,9 @@ def test_runs_are_tagged_described_and_carry_tables_and_qc(paper_study):
                 assert tags["wmhseg.git_commit"].startswith(commit.stdout.strip())
                 assert tags["mlflow.source.git.commit"] == commit.stdout.strip()
     evaluation = runs_of(paper_study, **{"wmhseg.role": "evaluation", "wmhseg.network_preset": "saunet3d"})[0]
-    assert set(evaluation.data.metrics) >= {f"challenge_{m}" for m in DEFINED}
-    artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "tables")}
-    assert artifacts >= {"tables/per_case.csv", "tables/per_scanner.csv", "tables/summary.json"}
+    assert set(evaluation.data.metrics) >= {f"eval_{m}" for m in DEFINED}
+    artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id)}
+    assert artifacts >= {"per_case.csv", "per_scanner.csv", "summary.json", "qc"}
     qc = [a.path for a in client.list_artifacts(evaluation.info.run_id, "qc")]
     assert len(qc) == 1 and qc[0].endswith(".png")  # the tiny budget draws one QC image
     training = client.get_run(evaluation.data.tags["wmhseg.train_run_id"])

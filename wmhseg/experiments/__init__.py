@@ -3,7 +3,7 @@
 * :mod:`.budget`: how long and how large each training is (``tiny``, ``small``, ``paper``);
 * :mod:`.study`: one pipeline invocation's runs, grouped and tagged in MLflow;
 * :mod:`.bundle_run`: one job, the bundle's training and evaluation workflows for a preset and a fold;
-* :mod:`.scoring`: challenge metrics, tables and QC images of an evaluation, logged to its run;
+* :mod:`.evaluation_qc`: QC images of an evaluation (the bundle logs its challenge metric tables);
 * :mod:`.cross_validation`: every fold of one network (``pipelines/cross_validate.py``);
 * :mod:`.reproduction`: every Table 1/2 variant and the paper's tables (``pipelines/reproduce_tables.py``);
 * :mod:`.results`, :mod:`.tables`, :mod:`.plots`, :mod:`.paper`: results read back from the store,

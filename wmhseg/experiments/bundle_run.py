@@ -3,9 +3,9 @@
 Each workflow is exactly ``python -m monai.bundle run training|evaluating`` with the job's
 top-level overrides (:meth:`Job.overrides`), run through :class:`monai.bundle.ConfigWorkflow`
 so that a study of many short runs does not pay the interpreter start-up each time.  The
-bundle's own MLflow tracker logs each run; afterwards the run is found by its name and
-tagged (:meth:`Job.tags`), and an evaluation is scored with the challenge metrics
-(:mod:`.scoring`).
+bundle's own MLflow tracker logs each run (an evaluation with its challenge metric tables);
+afterwards the run is found by its name and tagged (:meth:`Job.tags`), and an evaluation gets
+QC images (:mod:`.evaluation_qc`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mlflow.entities import Run
 from monai.bundle import ConfigWorkflow
 
 from ..inference.bundle import default_bundle_dir
-from .scoring import score_evaluation
+from .evaluation_qc import log_evaluation_qc
 from .store import find_run, set_tags, tracking_environment
 from .study import Job
 
@@ -99,16 +99,15 @@ def _evaluate(job: Job, train_run_id: str) -> str:
     if run is None or run.info.status != "FINISHED":
         status = "no run" if run is None else run.info.status
         raise RuntimeError(f"evaluation {job.run_name('evaluation')} ended with {status}")
-    score_evaluation(job.study.client, run.info.run_id, job.study.datalist, job.study.eval_split, job.fold,
-                     prediction_dir=job.output_dir / "evaluation" / "predictions",
-                     tables_dir=job.output_dir / "challenge" / "tables", qc_cases=job.study.budget.qc_cases)
+    log_evaluation_qc(job.study.client, run.info.run_id, job.study.datalist, job.study.eval_split, job.fold,
+                      eval_dir=job.output_dir / "evaluation", qc_cases=job.study.budget.qc_cases)
     return run.info.run_id
 
 
 def run_job(job: Job, resume: bool = True) -> JobResult:
-    """Train ``job.preset`` on every fold but ``job.fold``, evaluate it, tag and score both runs.
+    """Train ``job.preset`` on every fold but ``job.fold``, evaluate it, tag both runs, log QC images.
 
-    With ``resume``, a job whose scored evaluation already finished in the study is skipped.
+    With ``resume``, a job whose evaluation already finished in the study is skipped.
     Errors are caught and returned in :attr:`JobResult.error` (the runs are left FAILED by the
     bundle's tracker), so that one failing variant does not stop a study.
     """

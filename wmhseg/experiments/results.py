@@ -1,7 +1,7 @@
 """Read a study's results back from the MLflow store: its evaluation runs and their per-case tables.
 
 Nothing here needs the study's files on disk: runs are found by their tags and the per-case
-challenge scores are downloaded from each evaluation run's ``tables/per_case.csv`` artifact.
+challenge scores are downloaded from each evaluation run's ``per_case.csv`` artifact.
 Per network preset, the cases of all its evaluated folds are pooled and summarised per
 scanner and overall (the challenge's mean over images), as :func:`wmhseg.evaluation.scanner_table`
 does for one evaluation.
@@ -9,6 +9,8 @@ does for one evaluation.
 
 from __future__ import annotations
 
+import csv
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +18,28 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from ..evaluation import scanner_table
-from .scoring import TABLES_ARTIFACT, read_per_case
+from ..metrics.challenge import METRIC_NAMES
 from .store import search_runs
 
-__all__ = ["Evaluation", "StudyResults", "latest_study", "load_study"]
+__all__ = ["Evaluation", "PER_CASE_ARTIFACT", "StudyResults", "latest_study", "load_study", "read_per_case"]
+
+PER_CASE_ARTIFACT = "per_case.csv"
+"""The per-case challenge scores of an evaluation run, logged by the bundle's evaluation."""
+
+
+def read_per_case(path: str | Path) -> list[dict]:
+    """Rows of a ``per_case.csv`` as written by :func:`wmhseg.evaluation.write_tables`, metrics as floats."""
+    with open(path, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    for row in rows:
+        for name in METRIC_NAMES:
+            row[name] = float(row[name]) if row.get(name) not in (None, "") else math.nan
+    return rows
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One scored evaluation run: which preset and fold, and its per-case rows."""
+    """One finished evaluation run: which preset and fold, and its per-case rows."""
 
     run_id: str
     preset: str
@@ -74,14 +89,13 @@ def latest_study(client: MlflowClient, experiment: str, pipeline: str | None = N
 
 
 def load_study(tracking_uri: str, experiment: str, study: str | None = None, pipeline: str | None = None) -> StudyResults:
-    """The scored evaluations of ``study`` (default: the newest study of ``pipeline``) from the store."""
+    """The finished evaluations of ``study`` (default: the newest study of ``pipeline``) from the store."""
     client = MlflowClient(tracking_uri)
     study = study or latest_study(client, experiment, pipeline)
     parents = search_runs(client, experiment, tags={"wmhseg.study": study, "wmhseg.role": "study"})
-    runs = search_runs(client, experiment, status="FINISHED",
-                       tags={"wmhseg.study": study, "wmhseg.role": "evaluation", "wmhseg.scored": "true"})
+    runs = search_runs(client, experiment, status="FINISHED", tags={"wmhseg.study": study, "wmhseg.role": "evaluation"})
     if not runs:
-        raise LookupError(f"study {study!r} has no scored evaluation run in experiment {experiment!r} at {tracking_uri}")
+        raise LookupError(f"study {study!r} has no finished evaluation in experiment {experiment!r} at {tracking_uri}")
     newest: dict[tuple[str, int], object] = {}
     for run in runs:  # newest first: keep the first per (preset, fold)
         key = (run.data.tags["wmhseg.network_preset"], int(run.data.tags["wmhseg.fold"]))
@@ -89,7 +103,7 @@ def load_study(tracking_uri: str, experiment: str, study: str | None = None, pip
     evaluations = []
     with tempfile.TemporaryDirectory() as scratch:
         for (preset, fold), run in sorted(newest.items()):
-            local = client.download_artifacts(run.info.run_id, f"{TABLES_ARTIFACT}/per_case.csv", scratch)
+            local = client.download_artifacts(run.info.run_id, PER_CASE_ARTIFACT, scratch)
             evaluations.append(Evaluation(run.info.run_id, preset, fold, run.data.tags.get("wmhseg.train_run_id"),
                                           tuple(read_per_case(Path(local)))))
     tags = (parents[0] if parents else runs[0]).data.tags

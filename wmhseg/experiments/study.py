@@ -113,8 +113,7 @@ class Study:
         runs = search_runs(self.client, self.experiment, status="FINISHED", tags={
             "wmhseg.study": self.id, "wmhseg.role": "evaluation", "wmhseg.network_preset": preset,
             "wmhseg.fold": str(fold)})  # fmt: skip
-        complete = [run for run in runs if run.data.tags.get("wmhseg.scored") == "true"]
-        return complete[0].info.run_id if complete else None
+        return runs[0].info.run_id if runs else None
 
     def finish(self, failures: int = 0) -> None:
         """End the study's parent run: FINISHED, or FAILED when ``failures`` jobs failed."""
@@ -209,7 +208,7 @@ def open_study(
 ) -> Study:
     """Start a study (a new parent run), or reopen study ``study_id`` when it exists in ``experiment``.
 
-    Reopening continues an interrupted study: jobs with a finished, scored evaluation are skipped by
+    Reopening continues an interrupted study: jobs with a finished evaluation are skipped by
     the pipelines; it must have the settings the study started with (``ValueError`` otherwise, naming the
     differences), except the folds and variants.  ``params`` are logged on a new study's parent run, with the budget.
     """
