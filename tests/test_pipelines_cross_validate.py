@@ -87,3 +87,17 @@ def test_unknown_fold_is_refused_before_any_training(scanner_phantoms, tmp_path,
                       "--tracking-uri", tmp_path / "m.db", "--work-dir", tmp_path)
     assert status == 2
     assert "folds [7] are not in" in capsys.readouterr().err
+
+
+def test_a_failing_fold_is_reported_with_its_cause(scanner_phantoms, tmp_path, capsys):
+    from pipeline_helpers import run_main
+
+    status = run_main("cross_validate.py", "--budget", "tiny", "--datalist", scanner_phantoms, "--folds", "0",
+                      "--set", 'network_options={"channels": [8, 8, 16]}', "--tracking-uri", tmp_path / "m.db",
+                      "--work-dir", tmp_path)
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "FAILED: saunet3d fold 0" in err and "channels needs 4 widths" in err
+    client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
+    (study,) = client.search_runs([client.get_experiment_by_name("wmhseg-cv").experiment_id])
+    assert study.data.tags["wmhseg.role"] == "study" and study.info.status == "FAILED"

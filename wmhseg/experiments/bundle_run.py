@@ -104,6 +104,13 @@ def _evaluate(job: Job, train_run_id: str) -> str:
     return run.info.run_id
 
 
+def _cause(error: BaseException) -> BaseException:
+    """The innermost cause of ``error``: the config parser wraps errors raised inside its expressions."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
 def run_job(job: Job, resume: bool = True) -> JobResult:
     """Train ``job.preset`` on every fold but ``job.fold``, evaluate it, tag both runs, log QC images.
 
@@ -122,5 +129,6 @@ def run_job(job: Job, resume: bool = True) -> JobResult:
         eval_run_id = _evaluate(job, train_run_id)
     except Exception as err:  # one failing job must not stop the study
         logger.exception(f"{job.preset} fold {job.fold} failed")
-        return JobResult(job.preset, job.fold, train_run_id, error=f"{type(err).__name__}: {err}")
+        cause = _cause(err)
+        return JobResult(job.preset, job.fold, train_run_id, error=f"{type(cause).__name__}: {cause}")
     return JobResult(job.preset, job.fold, train_run_id, eval_run_id)

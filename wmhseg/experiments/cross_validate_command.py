@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     for failure in result.failures:
         print(f"FAILED: {failure.preset} fold {failure.fold}: {failure.error}", file=sys.stderr)
     print(f"study {result.study.id} in experiment {args.experiment!r} at {tracking_uri}")
-    print("summary: " + ", ".join(str(p) for p in result.summary_files))
+    print("summary: " + (", ".join(str(p) for p in result.summary_files) or "none, no fold was evaluated"))
     print(f"browse: {mlflow_ui_hint(tracking_uri)}")
     return 1 if result.failures else 0
 
