@@ -10,8 +10,6 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
-import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "bundle" / "configs"
@@ -108,15 +106,6 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
-
-
-@pytest.fixture(scope="module", autouse=True)
-def single_torch_thread():
-    """One intra-op thread while a module's tests run: the test machine's cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def run_workflow(config_file: Any, run_id: str, workflow_type: str = "train", **overrides: Any) -> Any:

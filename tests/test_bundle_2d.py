@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
+from bundle_helpers import (
     CONFIGS,
     LOGGING,
     PYTHON,
     TRAIN,
     cli_args,
     mlflow_runs,
-    single_torch_thread,
     subprocess_env,
 )
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
@@ -27,6 +26,8 @@ from PIL import Image
 from wmhseg.bundle import load_split
 from wmhseg.cli import main
 from wmhseg.networks import SAUNet2D, get_network
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TRAIN_2D = str(CONFIGS / "train_2d.json")
 META_2D = str(CONFIGS / "metadata_2d.json")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
+import pytest
+from bundle_helpers import (
     TRAIN,
     mlflow_runs,
     run_workflow,
-    single_torch_thread,
     sqlite_uri,
     tiny_overrides,
 )
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_no_datalist_argument_trains_on_the_default_phantoms(default_phantom_root, monkeypatch, tmp_path):

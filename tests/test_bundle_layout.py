@@ -15,7 +15,7 @@ from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_n
 
 import wmhseg
 from wmhseg.bundle import AtomicCheckpointSaver, as_bool, bundle_root, flatten_params, load_split, resolve_datalist
-from wmhseg.bundle.files import atomic_open
+from wmhseg.io import atomic_open
 from wmhseg.transforms import DEFAULT_AUGMENTATION
 
 BUNDLE = REPO / "bundle"

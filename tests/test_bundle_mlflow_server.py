@@ -12,15 +12,16 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
+from bundle_helpers import (
     PYTHON,
     TRAIN,
     run_workflow,
-    single_torch_thread,
     subprocess_env,
     tiny_overrides,
     write_phantom_set,
 )
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _free_port() -> int:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
+from bundle_helpers import (
     QUICK,
     TRAIN,
     mlflow_runs,
     run_workflow,
-    single_torch_thread,
     tiny_overrides,
     write_phantom_set,
 )
@@ -20,6 +19,8 @@ from monai.bundle import ConfigParser
 
 from wmhseg.bundle import network_params
 from wmhseg.networks import get_network, list_networks
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 PRESETS_3D = [name for name in list_networks() if network_params(name).get("spatial_dims") == 3]
 

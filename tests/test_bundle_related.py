@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
+from bundle_helpers import (
     EVALUATE,
     META,
     TRAIN,
     mlflow_runs,
     run_workflow,
-    single_torch_thread,
     tiny_overrides,
     write_phantom_set,
 )
@@ -24,6 +23,8 @@ from monai.bundle import ckpt_export, verify_net_in_out
 
 from wmhseg.bundle import network_params
 from wmhseg.networks import RELATED, get_network, list_networks
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 THREE_D = [name for name in list_networks() if network_params(name).get("spatial_dims") == 3]
 RELATED_3D = [name for name in RELATED if name in THREE_D]

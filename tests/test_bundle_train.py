@@ -11,13 +11,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import (  # noqa: F401  (single_torch_thread is an autouse fixture)
+from bundle_helpers import (
     EVALUATE,
     TRAIN,
     error_chain,
     mlflow_runs,
     run_workflow,
-    single_torch_thread,
     sqlite_uri,
     tiny_overrides,
     write_phantom_set,
@@ -27,6 +26,8 @@ from mlflow import MlflowClient
 from wmhseg.cli import main
 from wmhseg.metrics import METRIC_NAMES
 from wmhseg.networks import get_network
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TRACKED_PARAMS = [
     "network_preset",

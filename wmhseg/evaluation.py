@@ -38,7 +38,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .io import write_text_atomic
 from .metrics.challenge import METRIC_LABELS, METRIC_NAMES, ChallengeScores, evaluate_volumes
 
 __all__ = [
@@ -282,18 +282,6 @@ def _nan_to_none(value):
     return value
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _csv_text(rows: Sequence[dict], columns: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
@@ -364,8 +352,8 @@ def write_tables(rows: Sequence[dict], out: Path) -> list[dict]:
     out = Path(out)
     table = scanner_table(rows)
     nan_columns = [f"{m}_nan" for m in METRIC_NAMES]
-    _atomic_write(out / "per_case.csv", _csv_text(rows, PER_CASE_COLUMNS))
-    _atomic_write(out / "per_scanner.csv", _csv_text(table, ["scanner", "n", *METRIC_NAMES, *nan_columns]))
+    write_text_atomic(out / "per_case.csv", _csv_text(rows, PER_CASE_COLUMNS))
+    write_text_atomic(out / "per_scanner.csv", _csv_text(table, ["scanner", "n", *METRIC_NAMES, *nan_columns]))
     average = table[-1]
     summary = {
         "n_cases": len(rows),
@@ -375,7 +363,7 @@ def write_tables(rows: Sequence[dict], out: Path) -> list[dict]:
         "units": {"dsc": "fraction", "hd95": "mm", "avd": "percent", "recall": "fraction", "f1": "fraction"},
         "nan_policy": "means skip NaN values; *_nan / nan_counts give how many there were",
     }
-    _atomic_write(out / "summary.json", json.dumps(_nan_to_none(summary), indent=2, allow_nan=False) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(_nan_to_none(summary), indent=2, allow_nan=False) + "\n")
     return table
 
 

@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import nibabel as nib
 import numpy as np
@@ -181,6 +182,13 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
+    """``open(path, mode)`` for writing through :func:`atomic_path`: ``path`` is replaced only on success."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as stream:
+        yield stream
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

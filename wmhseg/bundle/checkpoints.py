@@ -21,7 +21,7 @@ from ignite.engine import Engine, Events
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from .distributed import is_rank0
-from .files import atomic_open
+from ..io import atomic_open
 from .options import as_bool
 
 logger = logging.getLogger(__name__)

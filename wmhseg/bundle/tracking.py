@@ -47,7 +47,7 @@ from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 from ..networks import network_preset
 from .datalist import datalist_summary
 from .distributed import is_rank0
-from .files import atomic_open
+from ..io import atomic_open
 
 logger = logging.getLogger(__name__)
 
