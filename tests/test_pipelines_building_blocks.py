@@ -14,6 +14,8 @@ from wmhseg.experiments.paper import TABLE1_ROWS, TABLE3_ROWS, match_scanner
 from wmhseg.experiments.results import Evaluation, StudyResults
 from wmhseg.networks import TABLE1, get_network
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # in-process work: one thread on shared cores
+
 
 def test_tiny_budget_overrides_build_every_variant_small():
     budget = get_budget("tiny")

@@ -14,6 +14,9 @@ from pipeline_helpers import run_pipeline
 
 from wmhseg.experiments import cross_validate, get_budget
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # in-process work: one thread on shared cores
+
+
 EXPERIMENT = "cv-test"
 
 

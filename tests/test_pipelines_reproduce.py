@@ -18,6 +18,8 @@ from wmhseg.networks import TABLE1, TABLE2
 
 from pipeline_helpers import REPO, run_main
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # in-process work: one thread on shared cores
+
 DEFINED = ("dsc", "avd", "f1", "recall")
 """Metrics defined for every case with WMH in the reference (HD95 is not for a mask without contour)."""
 
