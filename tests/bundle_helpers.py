@@ -108,13 +108,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 PYTHON = sys.executable
 
 
-def run_workflow(config_file: Any, run_id: str, workflow_type: str = "train", **overrides: Any) -> Any:
+def run_workflow(
+    config_file: Any, run_id: str, workflow_type: str = "train", meta_file: Any = META, **overrides: Any
+) -> Any:
     """Build, initialise, check, run and finalise a bundle ``ConfigWorkflow``; return it."""
     from monai.bundle import ConfigWorkflow
 
     workflow = ConfigWorkflow(
         config_file=config_file,
-        meta_file=META,
+        meta_file=meta_file,
         logging_file=LOGGING,
         workflow_type=workflow_type,
         run_id=run_id,

@@ -16,6 +16,7 @@ from bundle_helpers import (
     TRAIN,
     cli_args,
     mlflow_runs,
+    run_workflow,
     subprocess_env,
 )
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
@@ -114,16 +115,7 @@ def train_2d(root: Path, store: str, preset: str, **overrides) -> ConfigWorkflow
         "run_name": f"{preset}_{root.name}",
         **overrides,
     }
-    workflow = ConfigWorkflow(
-        config_file=[TRAIN, TRAIN_2D], meta_file=META_2D, logging_file=LOGGING, workflow_type="train", **settings
-    )
-    workflow.initialize()
-    assert workflow.check_properties() == []
-    try:
-        workflow.run()
-    finally:
-        workflow.finalize()
-    return workflow
+    return run_workflow([TRAIN, TRAIN_2D], "training", meta_file=META_2D, **settings)
 
 
 def finished_run(store: str, name: str):

@@ -169,18 +169,28 @@ def patch_sampling(
     ]
 
 
-def augmentation_params(params: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """``DEFAULT_AUGMENTATION`` with the entries of ``params`` merged in (unknown names are an error)."""
-    merged = copy.deepcopy(DEFAULT_AUGMENTATION)
+def merge_augmentation_params(
+    defaults: Mapping[str, Mapping[str, Any]],
+    params: Mapping[str, Mapping[str, Any]] | None,
+    what: str = "augmentation",
+) -> dict[str, dict[str, Any]]:
+    """A copy of ``defaults`` with the entries of ``params`` merged in; unknown names or parameters are an error
+    whose message calls the entries ``what``."""
+    merged = copy.deepcopy({name: dict(entry) for name, entry in defaults.items()})
     for name, entry in (params or {}).items():
         if name not in merged:
-            raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(merged)}")
+            raise ValueError(f"unknown {what} {name!r}; known: {', '.join(merged)}")
         unknown = set(entry) - set(merged[name])
         if unknown:
-            raise ValueError(f"augmentation {name!r}: unknown parameter(s) {sorted(unknown)}; "
+            raise ValueError(f"{what} {name!r}: unknown parameter(s) {sorted(unknown)}; "
                              f"known: {sorted(merged[name])}")
         merged[name].update(copy.deepcopy(dict(entry)))
     return merged
+
+
+def augmentation_params(params: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """``DEFAULT_AUGMENTATION`` with the entries of ``params`` merged in (unknown names are an error)."""
+    return merge_augmentation_params(DEFAULT_AUGMENTATION, params)
 
 
 def augmentation(

@@ -12,7 +12,6 @@ zoom ±5 % per axis, horizontal flips; out-of-image pixels take the nearest edge
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from monai.transforms import (
     Transform,
 )
 
+from .pipelines import merge_augmentation_params
 from .slice_values import CheckChannelsd, EnsureBinaryMaskd, ScaleSliceIntensityd
 
 #: Keras ImageDataGenerator settings of the LGG notebook; ``prob`` 0 switches an entry off.
@@ -39,16 +39,7 @@ DEFAULT_SLICE_AUGMENTATION: dict[str, dict[str, Any]] = {
 
 def slice_augmentation_params(params: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """``DEFAULT_SLICE_AUGMENTATION`` with the entries of ``params`` merged in (unknown names are an error)."""
-    merged = copy.deepcopy(DEFAULT_SLICE_AUGMENTATION)
-    for name, entry in (params or {}).items():
-        if name not in merged:
-            raise ValueError(f"unknown slice augmentation {name!r}; known: {', '.join(merged)}")
-        unknown = set(entry) - set(merged[name])
-        if unknown:
-            raise ValueError(f"slice augmentation {name!r}: unknown parameter(s) {sorted(unknown)}; "
-                             f"known: {sorted(merged[name])}")
-        merged[name].update(copy.deepcopy(dict(entry)))
-    return merged
+    return merge_augmentation_params(DEFAULT_SLICE_AUGMENTATION, params, what="slice augmentation")
 
 
 def slice_preprocessing(
