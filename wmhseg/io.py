@@ -7,6 +7,9 @@ output carries a copy of the input header (affine, sform and qform with their co
 pixdim, units); for an ITK input (``.mha``, ``.nrrd``) it is a NIfTI file on the same
 voxel grid whose sform and qform are the input's geometry converted to RAS
 (``affine_ras = diag(-1, -1, 1, 1) @ affine_lps``) with code 1 (scanner).
+
+``.nii.gz`` files are compressed and decompressed in one go with ISA-L (``isal``), which is
+many times faster than Python's ``gzip`` at the same ratio; the files are ordinary gzip.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import IO
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
+from isal import igzip
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 ITK_SUFFIXES = (".mha", ".nrrd")
@@ -95,9 +99,21 @@ def _spatial_shape(shape: tuple[int, ...], path: Path) -> tuple[int, int, int]:
     return int(dims[0]), int(dims[1]), int(dims[2])
 
 
+def load_nifti(path: str | os.PathLike) -> nib.Nifti1Image | nib.Nifti2Image:
+    """``nib.load(path)``, with a ``.nii.gz`` file read and decompressed in memory by ISA-L."""
+    if not str(path).lower().endswith(".gz"):
+        return nib.load(str(path))
+    raw = igzip.decompress(Path(path).read_bytes())
+    for image_class in (nib.Nifti1Image, nib.Nifti2Image):
+        header = image_class.header_class
+        if header.may_contain_header(raw[: header.template_dtype.itemsize]):
+            return image_class.from_bytes(raw)
+    return nib.load(str(path))  # not NIfTI inside: nibabel names the problem
+
+
 def _read_nifti(path: Path, load_data: bool) -> NativeImage:
     try:
-        img = nib.load(str(path))
+        img = load_nifti(path) if load_data else nib.load(str(path))
     except Exception as err:  # nibabel raises many types for corrupt headers
         raise ImageFileError(f"{path}: cannot be read as NIfTI ({_one_line(err)})") from err
     shape = _spatial_shape(img.shape, path)
@@ -225,7 +241,10 @@ def save_on_native_grid(data: np.ndarray, reference: NativeImage, path: str | os
         image.header.set_xyzt_units("mm", "sec")
         image.header["descrip"] = description.encode("ascii", "replace")[:79]
     with atomic_path(path) as tmp:
-        nib.save(image, str(tmp))
+        if tmp.name.endswith(".gz"):
+            tmp.write_bytes(igzip.compress(image.to_bytes(), compresslevel=1, mtime=0))
+        else:
+            nib.save(image, str(tmp))
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

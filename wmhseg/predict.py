@@ -21,7 +21,7 @@ import torch
 from .inference.batch import SubjectsFailedError
 from .inference.bundle import BUNDLE_ENV, default_bundle_dir
 from .inference.checkpoint import CheckpointError
-from .networks import list_networks
+from .networks import PRECISIONS, list_networks
 
 TTA_FLIPS = [[0], [1], [2]]
 """Flips of ``--tta``: one extra pass per spatial axis."""
@@ -38,9 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", choices=list_networks(), help="network preset of the checkpoint (default: saunet3d)")
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA with AMP when available, else CPU), cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="network precision: bf16 autocast (CPU: with channels-last; CUDA: AMP), fp32, or auto: "
+                             "bf16 where the CPU computes it natively and on CUDA, else fp32 (default: auto)")
+    parser.add_argument("--memory-budget", type=float, metavar="MB",
+                        help="memory for the network's activations of one window; the whole volume is one window when "
+                             "it fits, else the fewest windows that do (default 1536)")
     parser.add_argument("--threshold", type=float, help="WMH when probability >= this (default 0.5)")
     parser.add_argument("--min-lesion-voxels", type=int, help="drop 26-connected lesions smaller than this (default 1)")
-    parser.add_argument("--overlap", type=float, help="sliding-window overlap, 0 to <1 (default 0.5)")
+    parser.add_argument("--overlap", type=float,
+                        help="overlap of neighbouring windows when there are several, 0 to <1 (default 0.125)")
     parser.add_argument("--sw-batch-size", type=int, help="windows per forward pass (default 1)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation: average over a flip of each axis")
     parser.add_argument("--no-prob", action="store_true", help="do not write wmh_prob.nii.gz")
@@ -75,6 +82,8 @@ def config_overrides(args: argparse.Namespace, bundle: Path) -> dict[str, Any]:
         "datalist_key": args.datalist_key,
         "ckpt_file": str(args.ckpt.expanduser().absolute()) if args.ckpt else None,
         "network_preset": args.network,
+        "precision": args.precision,
+        "memory_budget_mb": args.memory_budget,
         "threshold": args.threshold,
         "min_lesion_voxels": args.min_lesion_voxels,
         "overlap": args.overlap,

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ class Subject:
     status: str = "pending"
     error: str = ""
     summary: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    """Seconds of the planning stages: ``check`` (read and check the image and brain mask), ``hash`` (SHA-256)."""
 
     @property
     def entry(self) -> dict:
@@ -130,11 +133,15 @@ class BatchRun:
         subject = Subject(name, str(entry["image"]), self.output_dir / name, entry.get("brain_mask"))
         self.subjects[name] = subject
         try:
+            start = time.perf_counter()
             subject.image = check_image(subject.image_path, self.target_spacing, self.min_image_size)
-            subject.input_sha256 = sha256_file(subject.image_path)
             if subject.brain_mask_path:
                 check_brain_mask(subject.brain_mask_path, subject.image)
+            checked = time.perf_counter()
+            subject.input_sha256 = sha256_file(subject.image_path)
+            if subject.brain_mask_path:
                 subject.brain_mask_sha256 = sha256_file(subject.brain_mask_path)
+            subject.timing = {"check": checked - start, "hash": time.perf_counter() - checked}
         except ImageFileError as err:
             self.record_failure(name, str(err))
             return

@@ -10,7 +10,16 @@ the preprocessing (``Invertd``), :class:`SubjectWriter`:
 3. thresholds it (``prob >= threshold``) and drops 26-connected lesions smaller than
    ``min_lesion_voxels``;
 4. writes ``wmh_mask.nii.gz`` (uint8), ``wmh_prob.nii.gz`` (float32), ``lesions.csv``
-   and ``qc.png``, each atomically, and ``summary.json`` last.
+   and ``qc.png``, each atomically and two at a time (gzip and PNG encoding release the
+   GIL), and ``summary.json`` last.
+
+``summary.json`` records the seconds of every stage (``timing_s``): ``check`` (reading and
+checking the input) and ``hash`` (SHA-256) from the run plan, ``load`` (data loader:
+read, reorient, resample, normalise), ``network`` (the windows, with ``plan``, the window
+planning, inside it), ``invert`` (postprocessing: back to the input grid), ``lesions``
+(threshold, 26-connected labelling, lesion table), ``write_mask``, ``write_prob``,
+``write_lesions``, ``write_qc`` (each file) and ``write`` (all of them, wall time), and
+``total``; ``runtime`` holds the device, the precision and the windows used.
 
 Any error fails that subject only: it is logged in one line, recorded for
 ``summary.csv`` and the subject's partial outputs are removed.
@@ -20,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import monai
@@ -31,6 +42,7 @@ from monai.engines.utils import IterationEvents
 import wmhseg
 
 from ..io import read_native, save_on_native_grid
+from ..networks.precision import PrecisionNetwork
 from ..reporting.lesions import label_lesions, lesion_table, write_lesion_csv
 from ..reporting.qc import render_qc
 from ..reporting.summary import write_subject_summary
@@ -77,6 +89,7 @@ class SubjectWriter:
         engine.add_event_handler(Events.GET_BATCH_STARTED, self._mark, "start")
         engine.add_event_handler(Events.GET_BATCH_COMPLETED, self._mark, "loaded")
         engine.add_event_handler(IterationEvents.FORWARD_COMPLETED, self._mark, "network")
+        engine.add_event_handler(IterationEvents.MODEL_COMPLETED, self._mark, "inverted")  # after the postprocessing
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
         engine.add_event_handler(Events.EXCEPTION_RAISED, self._exception_raised)
 
@@ -92,13 +105,15 @@ class SubjectWriter:
         batch_items = engine.state.batch if isinstance(engine.state.batch, list) else [engine.state.batch]
         outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
         n_total = len(self.batch.pending) + self._done
-        runtime = {"device": str(getattr(engine.state, "device", None)), "amp": bool(getattr(engine, "amp", False))}
+        runtime = self._runtime(engine)
+        planning = getattr(engine.inferer, "last_plan_seconds", 0.0) if runtime["windows"]["planned"] else 0.0
+        times = {**self._times, "plan": planning}
         for item, output in zip(batch_items, outputs):
             name = str(item["subject"])
             subject = self.batch[name]
             self._done += 1
             try:
-                summary = self.write(subject, output[self.pred_key], dict(self._times), runtime)
+                summary = self.write(subject, output[self.pred_key], times, runtime)
             except Exception as err:  # one subject's failure must not stop the others
                 self.batch.record_failure(name, f"{subject.image_path}: {' '.join(str(err).split())}")
                 continue
@@ -108,6 +123,21 @@ class SubjectWriter:
                 f"[{self._done}/{n_total}] {name}: {summary['wmh_volume_ml']:.3f} ml in {summary['lesion_count']} "
                 f"lesion(s); load {t['load']:.1f} s, network {t['network']:.1f} s, write {t['write']:.1f} s"
             )
+
+    @staticmethod
+    def _runtime(engine: Engine) -> dict:
+        """Device, precision and windows of the iteration just run."""
+        network = getattr(engine, "network", None)
+        inferer = getattr(engine, "inferer", None)
+        plan = getattr(inferer, "last_plan", None)
+        fixed = getattr(inferer, "roi_size", None)
+        windows = ({"planned": True, "roi_size": list(plan.roi_size), "count": plan.count} if plan is not None
+                   else {"planned": False, "roi_size": list(fixed) if fixed is not None else None})
+        return {
+            "device": str(getattr(engine.state, "device", None)),
+            "precision": network.precision if isinstance(network, PrecisionNetwork) else "fp32",
+            "windows": windows,
+        }
 
     def _check_grid(self, subject: Subject, prob: Any) -> np.ndarray:
         expected = subject.image
@@ -127,9 +157,11 @@ class SubjectWriter:
         Args:
             subject: the subject, from the run plan.
             prob: its WMH probability map, shape ``(1, *input grid)``, with an ``affine``.
-            times: ``perf_counter`` marks ``start``, ``loaded`` and ``network`` of its iteration.
-            runtime: device and AMP setting, recorded in the summary.
+            times: ``perf_counter`` marks ``start``, ``loaded``, ``network`` and ``inverted`` of its iteration,
+                and ``plan``, the seconds of window planning inside the network stage.
+            runtime: device, precision and windows, recorded in the summary.
         """
+        labelled = time.perf_counter()
         out_dir = subject.out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.batch.remove_outputs(subject)  # summary.json goes first: the folder is incomplete until it is rewritten
@@ -145,18 +177,34 @@ class SubjectWriter:
         volume_ml = n_voxels * subject.image.voxel_volume_ml
 
         files = self.batch.outputs
-        save_on_native_grid(mask, subject.image, out_dir / files["mask"], "wmhseg WMH mask")
-        if "prob" in files:
-            save_on_native_grid(prob, subject.image, out_dir / files["prob"], "wmhseg WMH probability")
-        write_lesion_csv(rows, out_dir / files["lesions"])
-        if "qc" in files:
-            flair = read_native(subject.image_path).data
-            title = f"{subject.subject}: WMH {volume_ml:.2f} ml, {n_lesions} lesion(s), threshold {self.threshold:g}"
-            render_qc(flair, mask, subject.image.affine, out_dir / files["qc"], title)
+        title = f"{subject.subject}: WMH {volume_ml:.2f} ml, {n_lesions} lesion(s), threshold {self.threshold:g}"
+        writes: dict[str, Callable[[], None]] = {
+            "write_prob": lambda: save_on_native_grid(prob, subject.image, out_dir / files["prob"], "wmhseg WMH probability"),
+            "write_mask": lambda: save_on_native_grid(mask, subject.image, out_dir / files["mask"], "wmhseg WMH mask"),
+            "write_qc": lambda: render_qc(read_native(subject.image_path).data, mask, subject.image.affine,
+                                          out_dir / files["qc"], title),
+            "write_lesions": lambda: write_lesion_csv(rows, out_dir / files["lesions"]),
+        }
+        writing = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=2) as pool:  # waits for every write, also when one fails
+            futures = {name: pool.submit(_timed, write) for name, write in writes.items()
+                       if name[len("write_"):] in files}
+        write_times = {name: future.result() for name, future in futures.items()}  # raises the first failure
 
         end = time.perf_counter()
-        start, loaded, network = (times.get(k, end) for k in ("start", "loaded", "network"))
-        timing = {"load": loaded - start, "network": network - loaded, "write": end - network, "total": end - start}
+        start, loaded, network, inverted = (times.get(k, end) for k in ("start", "loaded", "network", "inverted"))
+        planned = {"check": subject.timing.get("check", 0.0), "hash": subject.timing.get("hash", 0.0)}
+        timing = {
+            **planned,
+            "load": loaded - start,
+            "network": network - loaded,
+            "plan": times.get("plan", 0.0),
+            "invert": inverted - network,
+            "lesions": writing - labelled,
+            **write_times,
+            "write": end - writing,
+            "total": sum(planned.values()) + end - start,
+        }
         summary = {
             "subject": subject.subject,
             "status": "ok",
@@ -185,3 +233,10 @@ class SubjectWriter:
         }
         write_subject_summary(summary, out_dir / SUMMARY_FILE)
         return summary
+
+
+def _timed(work: Callable[[], None]) -> float:
+    """Run ``work`` and return its seconds."""
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start

@@ -66,8 +66,10 @@ class PrecisionNetwork(nn.Module):
         self.autocast_dtype = torch.bfloat16
         if self.device_type == "cuda" and not torch.cuda.is_bf16_supported():
             self.autocast_dtype = torch.float16
-        if self.channels_last:
-            network = network.to(memory_format=torch.channels_last_3d)
+        if self.channels_last:  # the 3D convolutions' weights; networks mixing in 2D layers keep those as they are
+            for module in network.modules():
+                if isinstance(module, (nn.Conv3d, nn.ConvTranspose3d)):
+                    module.to(memory_format=torch.channels_last_3d)
         self.network = network
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -67,13 +67,20 @@ def lesion_table(labels: np.ndarray, n: int, affine: np.ndarray, prob: np.ndarra
     if n == 0:
         return []
     ids = np.arange(1, n + 1)
-    voxels = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    flat = labels.ravel()
+    inside = np.flatnonzero(flat)  # the lesion voxels only: every statistic is a bincount over them
+    lesion = flat[inside]
+    voxels = np.bincount(lesion, minlength=n + 1)[1:]
     voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
-    centroids_vox = np.asarray(ndimage.center_of_mass(np.ones(labels.shape, dtype=np.uint8), labels, ids), dtype=np.float64)
+    coords = np.unravel_index(inside, labels.shape)
+    centroids_vox = np.stack([np.bincount(lesion, weights=c, minlength=n + 1)[1:] for c in coords], axis=1) / voxels[:, None]
     centroids_mm = centroids_vox @ affine[:3, :3].T + affine[:3, 3]
     if prob is not None:
-        mean_prob = np.asarray(ndimage.mean(prob, labels, ids), dtype=np.float64)
-        max_prob = np.asarray(ndimage.maximum(prob, labels, ids), dtype=np.float64)
+        values = np.asarray(prob).ravel()[inside].astype(np.float64)
+        mean_prob = np.bincount(lesion, weights=values, minlength=n + 1)[1:] / voxels
+        max_prob = np.full(n + 1, -np.inf)
+        np.maximum.at(max_prob, lesion, values)
+        max_prob = max_prob[1:]
     else:
         mean_prob = max_prob = np.full(n, np.nan)
     return [

@@ -37,16 +37,16 @@ def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def foreground(flair: np.ndarray) -> np.ndarray:
     """Voxels brighter than a tenth of the 99th percentile of the positive values: the head, not the air."""
-    finite = np.where(np.isfinite(flair), flair, 0.0)
-    positive = finite[finite > 0]
+    positive = flair[(flair > 0) & (flair < np.inf)]  # NaN compares false: finite positive values only
     cutoff = 0.1 * float(np.percentile(positive, 99)) if positive.size else 0.0
-    return finite > cutoff
+    return (flair > cutoff) & (flair < np.inf)
 
 
-def display_window(flair: np.ndarray) -> tuple[float, float]:
+def display_window(flair: np.ndarray, fg: np.ndarray | None = None) -> tuple[float, float]:
     """Grey-level window: 0.5th percentile of the foreground to the lower of its 99.5th percentile and
-    three times its median, so that normal tissue stays visible when lesions are large and bright."""
-    values = flair[foreground(flair)]
+    three times its median, so that normal tissue stays visible when lesions are large and bright.
+    ``fg``: the :func:`foreground` of ``flair`` when it is known already."""
+    values = flair[foreground(flair) if fg is None else fg]
     if values.size == 0:
         values = flair[np.isfinite(flair)]
     low, high = (float(v) for v in np.percentile(values, [0.5, 99.5]))
@@ -56,9 +56,10 @@ def display_window(flair: np.ndarray) -> tuple[float, float]:
     return low, high if high > low else low + 1.0
 
 
-def head_box(flair_ras: np.ndarray, margin: int = 3) -> tuple[slice, slice, slice]:
-    """In-plane bounding box of the head over all slices, with a margin; every slice kept."""
-    fg = foreground(flair_ras)
+def head_box(flair_ras: np.ndarray, margin: int = 3, fg: np.ndarray | None = None) -> tuple[slice, slice, slice]:
+    """In-plane bounding box of the head over all slices, with a margin; every slice kept.
+    ``fg``: the :func:`foreground` of ``flair_ras`` when it is known already."""
+    fg = foreground(flair_ras) if fg is None else fg
     box = []
     for axis in (0, 1):
         present = np.flatnonzero(fg.any(axis=tuple(a for a in (0, 1, 2) if a != axis)))
@@ -69,9 +70,10 @@ def head_box(flair_ras: np.ndarray, margin: int = 3) -> tuple[slice, slice, slic
     return box[0], box[1], slice(None)
 
 
-def pick_slices(flair_ras: np.ndarray, n_slices: int) -> np.ndarray:
-    """Up to ``n_slices`` axial indices spread evenly over the slices whose head area is at least a tenth of the largest."""
-    area = foreground(flair_ras).sum(axis=(0, 1))
+def pick_slices(flair_ras: np.ndarray, n_slices: int, fg: np.ndarray | None = None) -> np.ndarray:
+    """Up to ``n_slices`` axial indices spread evenly over the slices whose head area is at least a tenth of the largest.
+    ``fg``: the :func:`foreground` of ``flair_ras`` when it is known already."""
+    area = (foreground(flair_ras) if fg is None else fg).sum(axis=(0, 1))
     with_signal = np.flatnonzero(area >= 0.1 * area.max()) if area.max() > 0 else np.array([], dtype=int)
     if with_signal.size == 0:
         with_signal = np.arange(flair_ras.shape[2])
@@ -106,10 +108,11 @@ def render_qc(
     """
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
     mask_ras, _ = to_ras(np.asarray(mask, dtype=bool), affine)
-    crop = head_box(flair_ras)
-    flair_ras, mask_ras = flair_ras[crop], mask_ras[crop]
-    slices = pick_slices(flair_ras, n_slices)
-    vmin, vmax = display_window(flair_ras)
+    fg = foreground(flair_ras)  # once: the head's box, its slices and the grey-level window all use it
+    crop = head_box(flair_ras, fg=fg)
+    flair_ras, mask_ras, fg = flair_ras[crop], mask_ras[crop], fg[crop]
+    slices = pick_slices(flair_ras, n_slices, fg=fg)
+    vmin, vmax = display_window(flair_ras, fg=fg)
 
     rows = int(np.ceil(len(slices) / columns))
     cols = min(columns, len(slices))
@@ -138,5 +141,5 @@ def render_qc(
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.5 / (rows * panel_inches * height_ratio + 0.6),
                         wspace=0.02, hspace=0.02)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png")
+        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png", pil_kwargs={"compress_level": 1})
     plt.close(fig)
