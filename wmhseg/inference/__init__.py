@@ -1,4 +1,4 @@
-"""Inference on new FLAIR volumes: inputs, weights, sliding windows, per-subject outputs and the run summary.
+"""Inference on new FLAIR volumes: inputs, weights, window planning, sliding windows, per-subject outputs, run summary.
 
 The bundle config ``bundle/configs/inference.json`` wires these pieces; ``wmhseg predict``
 runs that config.
@@ -9,6 +9,7 @@ from .bundle import bundle_version, default_bundle_dir
 from .checkpoint import CheckpointError, checkpoint_info, load_network_weights
 from .inferer import ProbabilitySlidingWindowInferer
 from .inputs import check_brain_mask, check_image, discover_inputs, network_grid_shape, sample_phantom
+from .windows import WindowPlan, activation_bytes_per_voxel, plan_windows, size_multiple
 from .writer import GeometryError, SubjectWriter
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "Subject",
     "SubjectWriter",
     "SubjectsFailedError",
+    "WindowPlan",
+    "activation_bytes_per_voxel",
     "bundle_version",
     "check_brain_mask",
     "check_image",
@@ -30,5 +33,7 @@ __all__ = [
     "discover_inputs",
     "load_network_weights",
     "network_grid_shape",
+    "plan_windows",
     "sample_phantom",
+    "size_multiple",
 ]

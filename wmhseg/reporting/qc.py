@@ -35,10 +35,18 @@ def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return nib.orientations.apply_orientation(volume, ornt), ras_spacing
 
 
+PERCENTILE_SAMPLE = 1_000_000
+"""Percentiles for display are taken over at most about this many voxels (an even stride through them)."""
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    return values[:: max(1, values.size // PERCENTILE_SAMPLE)]
+
+
 def foreground(flair: np.ndarray) -> np.ndarray:
     """Voxels brighter than a tenth of the 99th percentile of the positive values: the head, not the air."""
     positive = flair[(flair > 0) & (flair < np.inf)]  # NaN compares false: finite positive values only
-    cutoff = 0.1 * float(np.percentile(positive, 99)) if positive.size else 0.0
+    cutoff = 0.1 * float(np.percentile(_sample(positive), 99)) if positive.size else 0.0
     return (flair > cutoff) & (flair < np.inf)
 
 
@@ -49,8 +57,7 @@ def display_window(flair: np.ndarray, fg: np.ndarray | None = None) -> tuple[flo
     values = flair[foreground(flair) if fg is None else fg]
     if values.size == 0:
         values = flair[np.isfinite(flair)]
-    low, high = (float(v) for v in np.percentile(values, [0.5, 99.5]))
-    median = float(np.median(values))
+    low, median, high = (float(v) for v in np.percentile(_sample(values), [0.5, 50, 99.5]))
     if median > 0:
         high = min(high, 3.0 * median)
     return low, high if high > low else low + 1.0

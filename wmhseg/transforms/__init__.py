@@ -3,7 +3,7 @@
 Builders (return lists of transforms, usable from bundle JSON): ``preprocessing``,
 ``patch_sampling``, ``augmentation`` (with ``DEFAULT_AUGMENTATION``), and for 2D slices
 ``slice_preprocessing`` and ``slice_augmentation`` (with ``DEFAULT_SLICE_AUGMENTATION``).
-Transforms: ``NormalizeFLAIRd``, ``EnsureLabelClassesd``, ``RandTransposeAxesd``,
+Reader: ``IsalNibabelReader`` (``.nii.gz`` decompressed by ISA-L). Transforms: ``NormalizeFLAIRd``, ``EnsureLabelClassesd``, ``RandTransposeAxesd``,
 ``RandQuadraticBiasFieldd``, ``ApplyToRawIntensityd``; for slices ``CheckChannelsd``,
 ``ScaleSliceIntensityd``, ``EnsureBinaryMaskd``.
 """
@@ -19,6 +19,7 @@ from .pipelines import (
     preprocessing,
 )
 from .quadratic_bias import RandQuadraticBiasFieldd
+from .reader import IsalNibabelReader
 from .raw_intensity import RAW_ZERO_KEY, ApplyToRawIntensityd, raw_zero
 from .slice_pipelines import (
     DEFAULT_SLICE_AUGMENTATION,
@@ -40,6 +41,7 @@ __all__ = [
     "CheckChannelsd",
     "EnsureBinaryMaskd",
     "EnsureLabelClassesd",
+    "IsalNibabelReader",
     "NormalizeFLAIRd",
     "RandQuadraticBiasFieldd",
     "RandTransposeAxesd",

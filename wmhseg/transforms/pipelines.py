@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from monai.data import ImageReader
 from monai.transforms import (
     CastToTyped,
     EnsureChannelFirstd,
@@ -98,12 +99,13 @@ def preprocessing(
     label_key: str = "label",
     mask_key: str | None = "brain_mask",
     spatial_pad: Sequence[int] | None = None,
-    reader: str | None = None,
+    reader: str | ImageReader | None = None,
     num_classes: int = 3,
 ) -> list[Transform]:
     """Deterministic transforms from file paths to normalised, RAS, resampled tensors.
 
-    Load (MONAI readers: NIfTI, and ITK formats such as .mha/.nrrd), channel first,
+    Load (MONAI readers: NIfTI, and ITK formats such as .mha/.nrrd; ``reader`` is tried first,
+    e.g. :class:`~wmhseg.transforms.IsalNibabelReader`), channel first,
     orientation to RAS, resampling to ``target_spacing`` (None keeps the native grid),
     optional zero padding to at least ``spatial_pad`` (in raw intensities, centred),
     intensity normalisation (``"zscore_brain"``, ``"zscore_nonzero"`` or ``"global"`` with
