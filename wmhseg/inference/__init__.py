@@ -9,7 +9,7 @@ from .bundle import bundle_version, default_bundle_dir
 from .checkpoint import CheckpointError, checkpoint_info, load_network_weights
 from .inferer import ProbabilitySlidingWindowInferer
 from .inputs import check_brain_mask, check_image, discover_inputs, network_grid_shape, sample_phantom
-from .windows import WindowPlan, activation_bytes_per_voxel, plan_windows, size_multiple
+from .windows import WindowPlan, activation_bytes_per_voxel, peak_activation_bytes, plan_windows, size_multiple
 from .writer import GeometryError, SubjectWriter
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "discover_inputs",
     "load_network_weights",
     "network_grid_shape",
+    "peak_activation_bytes",
     "plan_windows",
     "sample_phantom",
     "size_multiple",

@@ -4,8 +4,8 @@ A network's working memory grows with the voxels of the window it runs on.
 :func:`activation_bytes_per_voxel` measures it without computing anything: it runs one
 forward pass of the network on a *fake* input (``FakeTensorMode``: shapes, dtypes and
 memory formats only, no data) and records the peak of the bytes held by the tensors that
-the forward creates (the network's activations at its precision; the weights are not
-counted).  :func:`plan_windows` then chooses the window:
+the forward creates (:func:`peak_activation_bytes`: the network's activations at its
+precision; the weights are not counted).  :func:`plan_windows` then chooses the window:
 
 - the whole volume, padded up to the network's size contract (``size_multiple``, e.g.
   X and Y multiples of 8 for the 3D SA-UNet), when its activations fit the budget;
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from contextlib import nullcontext
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -73,19 +74,30 @@ def size_multiple(network: nn.Module) -> tuple[int, int, int]:
     return tuple(int(m) for m in multiple) if multiple is not None else (1, 1, 1)
 
 
-def activation_bytes_per_voxel(network: nn.Module, in_channels: int, device: torch.device | str = "cpu") -> float:
-    """Peak bytes of the tensors one forward of ``network`` holds, per input voxel, from a shape-only trace.
+def peak_activation_bytes(network: nn.Module, shape: Sequence[int], device: torch.device | str = "cpu",
+                          fake: bool = True) -> int:
+    """Peak bytes held by the tensors that one forward of ``network`` on a ``shape`` (B, C, *spatial) input creates.
 
-    The forward runs on a fake ``(1, in_channels, *PROBE_SHAPE)`` input (rounded up to the
-    network's :func:`size_multiple`), so nothing is computed and nothing is allocated; under
-    autocast (:class:`~wmhseg.networks.precision.PrecisionNetwork`) the bf16 activations count
-    two bytes each.  Activations grow linearly with the window, so the value scales to any size.
+    With ``fake`` the input is a fake tensor (``FakeTensorMode``: shapes, dtypes and memory
+    formats only), so nothing is computed or allocated; otherwise a real random input is run.
+    The input itself is counted, the network's weights are not.
+    """
+    tracker = _PeakTensorBytes()
+    with torch.inference_mode(), FakeTensorMode(allow_non_fake_inputs=True) if fake else nullcontext(), tracker:
+        network(torch.randn(*shape, device=device))
+    return tracker.peak
+
+
+def activation_bytes_per_voxel(network: nn.Module, in_channels: int, device: torch.device | str = "cpu") -> float:
+    """Peak activation bytes of one forward of ``network`` per input voxel, from a shape-only trace.
+
+    The trace (:func:`peak_activation_bytes`) runs on a fake ``(1, in_channels, *PROBE_SHAPE)``
+    input (rounded up to the network's :func:`size_multiple`); under autocast
+    (:class:`~wmhseg.networks.precision.PrecisionNetwork`) the bf16 activations count two bytes
+    each.  Activations grow linearly with the window, so the value scales to any window size.
     """
     shape = [math.ceil(s / m) * m for s, m in zip(PROBE_SHAPE, size_multiple(network))]
-    tracker = _PeakTensorBytes()
-    with torch.inference_mode(), FakeTensorMode(allow_non_fake_inputs=True), tracker:
-        network(torch.empty(1, in_channels, *shape, device=device))
-    return tracker.peak / math.prod(shape)
+    return peak_activation_bytes(network, (1, in_channels, *shape), device) / math.prod(shape)
 
 
 def windows_along(size: int, roi: int, overlap: float) -> int:
