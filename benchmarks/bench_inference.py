@@ -23,6 +23,8 @@ is its own and its network runs cold, as in a real run:
   ``nnunetv2`` is installed (``pip install -e ".[bench]"``), else emulated with MONAI windows and flips
   (the output says which).
 
+Per case the runs go limit, ours, today, nnunet, ours, limit: the ratios use the means of the two ``ours`` and
+the two ``limit`` runs, so that a machine load that drifts during the slow settings weighs on both sides.
 For ``ours`` it prints seconds per stage: ``check`` (read + checks) and ``hash`` (SHA-256) of the run plan;
 ``read``, ``reorient``, ``resample``, ``normalise`` (the data loader's preprocessing, re-run transform by
 transform after the run in the same process); ``network`` (with ``plan``, the window planning);
@@ -274,8 +276,13 @@ def child(args: argparse.Namespace, mode: str, work: Path, case: str = "", num_c
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _mean(runs: list[dict], key: str) -> float:
+    return sum(r[key] for r in runs) / len(runs)
+
+
 def report(case: str, shape, results: dict) -> None:
-    ours, limit = results["ours"], results.get("limit")
+    """Print the stage table of the first ``ours`` run, then every setting and the ratios (means of repeated runs)."""
+    ours, limit = results["ours"][0], results.get("limit")
     t = ours["timing"]
     windows = ours["runtime"]["windows"]
     print(f"\n{case}: {'x'.join(map(str, shape))} voxels; ours: {ours['runtime']['precision']}, "
@@ -288,22 +295,25 @@ def report(case: str, shape, results: dict) -> None:
         print(f"  {name:<24}{seconds:8.2f} s")
     print(f"  (* re-run transform by transform after the run; their sum is the data loader's "
           f"'load' stage, {t['load']:.2f} s in the run)")
-    print(f"  {'setting':<16}{'network s':>10}{'total s':>10}{'peak RSS MB':>13}")
+    print(f"  {'setting':<16}{'network s':>10}{'total s':>10}{'peak RSS MB':>13}   (runs in order: {results['order']})")
     for mode in ("ours", "today", "nnunet"):
-        if mode in results:
-            r = results[mode]
-            print(f"  {mode:<16}{r['timing']['network']:>10.2f}{r['wall_s']:>10.2f}{r['peak_rss_mb']:>13.0f}")
+        for i, r in enumerate(results.get(mode, [])):
+            print(f"  {mode + (f' #{i + 1}' if len(results[mode]) > 1 else ''):<16}{r['timing']['network']:>10.2f}"
+                  f"{r['wall_s']:>10.2f}{r['peak_rss_mb']:>13.0f}")
+    for i, r in enumerate(limit or []):
+        print(f"  {f'limit #{i + 1}':<16}{r['cold_s']:>10.2f}{r['cold_s']:>10.2f}{r['peak_rss_mb']:>13.0f}   "
+              f"{r['precision']} channels-last forward over {'x'.join(map(str, r['shape']))}, first of its process; "
+              f"second (warm): {r['warm_s']:.2f} s")
+    wall = _mean(results["ours"], "wall_s")
+    print(f"  ours (mean of {len(results['ours'])}): {wall:.2f} s")
     if limit:
-        print(f"  {'limit (cold)':<16}{limit['cold_s']:>10.2f}{limit['cold_s']:>10.2f}{limit['peak_rss_mb']:>13.0f}"
-              f"   {limit['precision']} channels-last forward over {'x'.join(map(str, limit['shape']))}; "
-              f"warm: {limit['warm_s']:.2f} s")
-        print(f"  ours / limit = {ours['wall_s'] / limit['cold_s']:.2f} (cold forward), "
-              f"{ours['wall_s'] / limit['warm_s']:.2f} (warm forward)")
+        print(f"  ours / limit = {wall / _mean(limit, 'cold_s'):.2f} (first forward, as in a run), "
+              f"{wall / _mean(limit, 'warm_s'):.2f} (warm forward)")
     if "today" in results:
-        print(f"  today / ours = {results['today']['wall_s'] / ours['wall_s']:.2f}")
+        print(f"  today / ours = {_mean(results['today'], 'wall_s') / wall:.2f}")
     if "nnunet" in results:
-        print(f"  nnU-Net-style / ours = {results['nnunet']['wall_s'] / ours['wall_s']:.2f}   "
-              f"[{results['nnunet']['driver']}]")
+        print(f"  nnU-Net-style / ours = {_mean(results['nnunet'], 'wall_s') / wall:.2f}   "
+              f"[{results['nnunet'][0]['driver']}]")
 
 
 def report_agreement(result: dict) -> None:
@@ -357,9 +367,12 @@ def main() -> None:
         print(f"{config['network_preset']} ({num_classes} classes, random weights), CPU, "
               f"{args.threads or torch.get_num_threads()} thread(s), torch {torch.__version__}; "
               f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        modes = ["limit", "ours"] + [m for m in ("today", "nnunet") if m in args.modes]
+        # ours and the limit before and after the slow settings: their means even out a drifting machine load
+        order = [m for m in ("limit", "ours", "today", "nnunet", "ours", "limit") if m == "ours" or m in args.modes]
         for case in args.cases:
-            results = {m: child(args, m, work, case, num_classes) for m in modes if m == "ours" or m in args.modes}
+            results: dict = {"order": ", ".join(order)}
+            for mode in order:
+                results.setdefault(mode, []).append(child(args, mode, work, case, num_classes))
             report(case, CASES[case][0], results)
         if not args.no_agreement and all((LJUBLJANA / c / "FLAIR.nii.gz").is_file() for c in REAL_CASES):
             report_agreement(child(args, "agreement", work))
