@@ -17,13 +17,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
 OUTLINE_COLOUR = "#ff2a2a"
+PANEL_GAP = 2
+"""Black pixels between the panels of the mosaic."""
 
 
 def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,32 +123,39 @@ def render_qc(
     slices = pick_slices(flair_ras, n_slices, fg=fg)
     vmin, vmax = display_window(flair_ras, fg=fg)
 
+    # one image of all panels (row-major from the top left, a gap of black between them), drawn on one axes
+    width, height = flair_ras.shape[0], flair_ras.shape[1]
     rows = int(np.ceil(len(slices) / columns))
     cols = min(columns, len(slices))
-    height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(cols * panel_inches, rows * panel_inches * height_ratio + 0.6),
-        squeeze=False, facecolor="black",
-    )
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for ax, k in zip(axes.ravel(), slices):
-        image = flair_ras[:, :, k].T  # rows: posterior → anterior, columns: left → right
-        outline = mask_ras[:, :, k].T
-        ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=spacing[1] / spacing[0],
-                  interpolation="nearest")
-        if outline.any():
-            ax.contour(outline.astype(np.float32), levels=[0.5], colors=[OUTLINE_COLOUR], linewidths=0.9)
-        ax.text(0.02, 0.97, f"z {k}  ({int(outline.sum())} vox)", transform=ax.transAxes, color="yellow",
-                fontsize=8, va="top")
-    corner = axes[0, 0]
-    corner.text(0.98, 0.5, "R", transform=corner.transAxes, color="white", fontsize=9, ha="right", va="center")
-    corner.text(0.02, 0.5, "L", transform=corner.transAxes, color="white", fontsize=9, ha="left", va="center")
-    corner.text(0.5, 0.02, "P", transform=corner.transAxes, color="white", fontsize=9, ha="center", va="bottom")
-    corner.text(0.5, 0.90, "A", transform=corner.transAxes, color="white", fontsize=9, ha="center", va="top")
+    gap = PANEL_GAP
+    mosaic = np.full((rows * (height + gap), cols * (width + gap)), np.nan, dtype=np.float32)
+    outline = np.zeros(mosaic.shape, dtype=np.float32)
+    corners = []
+    for i, k in enumerate(slices):
+        row, col = divmod(i, cols)
+        y0, x0 = (rows - 1 - row) * (height + gap), col * (width + gap)  # origin "lower": the first row on top
+        mosaic[y0:y0 + height, x0:x0 + width] = flair_ras[:, :, k].T  # rows: posterior → anterior
+        outline[y0:y0 + height, x0:x0 + width] = mask_ras[:, :, k].T  # columns: left → right
+        corners.append((x0, y0 + height, k, int(mask_ras[:, :, k].sum())))
+
+    height_ratio = height * spacing[1] / (width * spacing[0])
+    fig = Figure(figsize=(cols * panel_inches, rows * panel_inches * height_ratio + 0.6), facecolor="black")
+    top = 1 - 0.5 / (rows * panel_inches * height_ratio + 0.6)
+    ax = fig.add_axes((0.01, 0.01, 0.98, top - 0.01), facecolor="black")
+    ax.set_axis_off()
+    cmap = matplotlib.colormaps["gray"].with_extremes(bad="black")
+    ax.imshow(mosaic, cmap=cmap, vmin=vmin, vmax=vmax, origin="lower", aspect=spacing[1] / spacing[0],
+              interpolation="nearest")
+    if outline.any():
+        ax.contour(outline, levels=[0.5], colors=[OUTLINE_COLOUR], linewidths=0.9)
+    for x0, y1, k, voxels in corners:
+        ax.text(x0 + 0.02 * width, y1 - 0.03 * height, f"z {k}  ({voxels} vox)", color="yellow", fontsize=8, va="top")
+    x0, y1 = corners[0][0], corners[0][1]
+    for letter, (x, y), ha, va in (("R", (x0 + width, y1 - height / 2), "right", "center"),
+                                   ("L", (x0, y1 - height / 2), "left", "center"),
+                                   ("P", (x0 + width / 2, y1 - height), "center", "bottom"),
+                                   ("A", (x0 + width / 2, y1 - 0.1 * height), "center", "top")):
+        ax.text(x, y, letter, color="white", fontsize=9, ha=ha, va=va)
     fig.suptitle(title, color="white", fontsize=11)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.5 / (rows * panel_inches * height_ratio + 0.6),
-                        wspace=0.02, hspace=0.02)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png", pil_kwargs={"compress_level": 1})
-    plt.close(fig)
