@@ -10,6 +10,7 @@ from . import layers, presets
 from .blocks import ASPP, InterSliceAttention, RecurrentSliceAttention, SpatialAttention
 from .dense_unet import DenseUNet2D
 from .layers import DropBlock, DropBlock2d, DropBlock3d
+from .precision import PRECISIONS, PrecisionNetwork, cpu_supports_bf16, resolve_precision, with_precision
 from .presets import RELATED, TABLE1, TABLE2
 from .registry import get_network, list_networks, network_preset, register_network
 from .rsanet3d import RSANet3D
@@ -24,6 +25,8 @@ __all__ = [
     "DropBlock2d",
     "DropBlock3d",
     "InterSliceAttention",
+    "PRECISIONS",
+    "PrecisionNetwork",
     "RELATED",
     "RSANet3D",
     "RecurrentSliceAttention",
@@ -34,10 +37,13 @@ __all__ = [
     "SpatialAttention",
     "TABLE1",
     "TABLE2",
+    "cpu_supports_bf16",
     "get_network",
     "layers",
     "list_networks",
     "network_preset",
     "presets",
     "register_network",
+    "resolve_precision",
+    "with_precision",
 ]

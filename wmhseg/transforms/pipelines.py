@@ -144,13 +144,15 @@ def patch_sampling(
     label_key: str = "label",
     mask_key: str | None = "brain_mask",
     num_classes: int = 3,
+    ratios: Sequence[float] | None = None,
 ) -> list[Transform]:
     """Random training patches that favour lesions, padding volumes smaller than the patch.
 
     A share ``pos_ratio`` of the patches is centred on a lesion voxel: WMH (label 1), or
-    other pathology (label 2) for ``other_ratio`` of those; the rest on background. A class
-    absent from a subject is skipped. Volumes smaller than ``patch_size`` are padded with
-    the raw-zero intensity (and label 0) first. Patch X and Y should be multiples of 8
+    other pathology (label 2) for ``other_ratio`` of those; the rest on background. With
+    ``ratios`` (one weight per class) the centre class is drawn with those weights instead.
+    A class absent from a subject is skipped. Volumes smaller than ``patch_size`` are padded
+    with the raw-zero intensity (and label 0) first. Patch X and Y should be multiples of 8
     for the 3D SA-UNet.
     """
     if not 0.0 <= pos_ratio <= 1.0 or not 0.0 <= other_ratio <= 1.0:
@@ -160,11 +162,13 @@ def patch_sampling(
     if label_key not in keys:
         raise ValueError(f"patch sampling needs the label key {label_key!r} in keys {keys}")
     patch_size = tuple(int(s) for s in patch_size)
-    ratios = [1.0 - pos_ratio, pos_ratio * (1.0 - other_ratio), pos_ratio * other_ratio]
-    ratios += [0.0] * (num_classes - 3)
+    if ratios is None:
+        ratios = [1.0 - pos_ratio, pos_ratio * (1.0 - other_ratio), pos_ratio * other_ratio] + [0.0] * (num_classes - 3)
+    elif len(ratios) != num_classes or min(ratios) < 0 or sum(ratios) <= 0:
+        raise ValueError(f"ratios must be {num_classes} non-negative weights, not all zero, got {list(ratios)}")
     return [
         ApplyToRawIntensityd(images, SpatialPadd(keys, spatial_size=patch_size, method="symmetric", mode="constant")),
-        RandCropByLabelClassesd(keys, label_key=label_key, spatial_size=patch_size, ratios=ratios[:num_classes],
+        RandCropByLabelClassesd(keys, label_key=label_key, spatial_size=patch_size, ratios=list(ratios)[:num_classes],
                                 num_classes=num_classes, num_samples=int(num_samples), warn=False),
     ]
 
