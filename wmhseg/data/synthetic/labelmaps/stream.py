@@ -153,7 +153,8 @@ def synthetic_set(folder: str | os.PathLike, label_maps: str | os.PathLike | Seq
             axis = "axial" if info["slice_axis"] == 2 else ("sagittal" if info["slice_axis"] == 0 else "coronal")
             entries.append({**paths, "subject": subject, "fold": 0,
                             "scanner": f"synthetic-{info['thickness_mm']:.1f}mm-{axis}",
-                            "lesion_volume_ml": round(info["lesion_volume_ml"], 3), "label_map": info["label_map"]})
+                            "lesion_volume_ml": round(info["lesion_volume_ml"], 3), "label_map": info["label_map"],
+                            "skull_stripped": info["skull_stripped"]})
         write_datalist(datalist, entries, name="wmhseg-synthetic", labels=dict(enumerate(CLASSES)),
                        description="synthetic FLAIR from label maps (wmhseg.data.synthetic.labelmaps)",
                        generator={"key": key, "seed": seed, "label_maps": [Path(f).name for f in files]})
