@@ -82,7 +82,7 @@ def test_size_check_uses_the_ras_network_grid():
 
 
 def test_brain_mask_must_share_the_grid_and_hold_brain(tmp_path):
-    image = check_image(write_nifti(tmp_path / "a.nii.gz", phantom(), AFFINES["LAS"]))
+    image, _ = check_image(write_nifti(tmp_path / "a.nii.gz", phantom(), AFFINES["LAS"]))
     good = write_nifti(tmp_path / "good.nii.gz", np.ones((40, 36, 10), np.uint8), AFFINES["LAS"])
     assert check_brain_mask(good, image).shape == image.shape
     moved = write_nifti(tmp_path / "moved.nii.gz", np.ones((40, 36, 10), np.uint8), AFFINES["RAS"])
