@@ -49,9 +49,7 @@ def _unreadable(path: Path, err: Exception) -> str:
         head = stream.read(4)
     if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
         return "is a damaged or truncated PyTorch checkpoint (its zip archive is incomplete); copy or save it again"
-    reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
-    detail = reason.group(1) if reason else f"{type(err).__name__}: {' '.join(text.split())[:120]}"
-    return f"is not a PyTorch checkpoint (torch.load cannot read it: {detail})"
+    return "is not a PyTorch checkpoint (torch.load cannot read it as a file written by torch.save)"
 
 
 def read_checkpoint(path: str | os.PathLike) -> Any:
