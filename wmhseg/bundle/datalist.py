@@ -77,6 +77,10 @@ def _geometry(path: Path) -> tuple[tuple[int, ...], np.ndarray] | None:
     return shape, affine
 
 
+def _fmt_shape(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
 def _label_values(path: Path) -> np.ndarray:
     """The distinct voxel values of a NIfTI or ITK label file."""
     if image_suffix(path) in NIFTI_SUFFIXES:
@@ -113,9 +117,10 @@ def check_items(
             continue
         what = names[index] if names is not None else f"item {index}"
         if image_grid[0] != label_grid[0] or not np.allclose(image_grid[1], label_grid[1], atol=atol_mm):
-            offset = float(np.abs(image_grid[1] - label_grid[1]).max()) if image_grid[0] == label_grid[0] else None
-            difference = (f"affines differ by up to {offset:.3g} mm" if offset is not None else
-                          f"shape {'x'.join(map(str, label_grid[0]))} vs {'x'.join(map(str, image_grid[0]))}")
+            if image_grid[0] == label_grid[0]:
+                difference = f"affines differ by up to {float(np.abs(image_grid[1] - label_grid[1]).max()):.3g} mm"
+            else:
+                difference = f"label shape {_fmt_shape(label_grid[0])}, image shape {_fmt_shape(image_grid[0])}"
             problems.append(f"{what}: label {label} is not on the voxel grid of its image {image} ({difference}); "
                             "resample the label onto the image (nearest neighbour) or fix the pairing")
             continue
@@ -128,9 +133,9 @@ def check_items(
         bad = values[(values < 0) | (values > num_classes - 1) | (np.abs(values - np.round(values)) > 1e-3)]
         if bad.size:
             shown = ", ".join(f"{v:g}" for v in bad[:6]) + (", ..." if bad.size > 6 else "")
+            classes = "0 background, 1 WMH, 2 other pathology" + (f", up to {num_classes - 1}" if num_classes > 3 else "")
             problems.append(f"{what}: label {label} holds values outside the classes 0..{num_classes - 1} ({shown}); "
-                            f"labels must be 0 background, 1 WMH, 2 other pathology"
-                            + (f" (and the task's classes up to {num_classes - 1})" if num_classes > 3 else ""))
+                            f"a label map holds the classes {classes}")
     return problems
 
 

@@ -121,9 +121,10 @@ def _boot_id() -> str:
         return ""
 
 
-def process_token() -> str:
-    """``host/boot id/pid/start time`` of this process: it names the process even after its pid is reused."""
-    pid = os.getpid()
+def process_token(pid: int | None = None) -> str:
+    """``host/boot id/pid/start time`` of process ``pid`` (default: this one), which tells it apart from a later
+    process that gets the same pid."""
+    pid = os.getpid() if pid is None else int(pid)
     return f"{socket.gethostname()}/{_boot_id()}/{pid}/{_start_time(pid) or ''}"
 
 
