@@ -180,7 +180,7 @@ MIN_FOREGROUND_FRACTION = 0.05
 
 def _label_values(data: np.ndarray) -> np.ndarray | None:
     """The distinct values of ``data`` if it holds integers only and at most :data:`MAX_LABEL_VALUES` of them."""
-    flat = data.reshape(-1)
+    flat = data.ravel(order="K")  # a view, whatever the memory order
     if np.unique(flat[:: max(1, flat.size // 65536)]).size > MAX_LABEL_VALUES:  # fast answer for real images
         return None
     if not np.array_equal(flat, np.round(flat)):
@@ -195,7 +195,7 @@ def _foreground_fraction(data: np.ndarray) -> float:
     The background is the 1st percentile (robust to interpolation undershoot), the bright
     end the 99.9th percentile of the voxels above it; both from a subsample of a million voxels.
     """
-    flat = data.reshape(-1)
+    flat = data.ravel(order="K")  # a view, whatever the memory order
     sample = flat[:: max(1, flat.size // 1_000_000)]
     low = float(np.percentile(sample, 1))
     above = sample[sample > low]
