@@ -1,8 +1,10 @@
-"""Datalists for the bundle: where the default one lives, folds, and a fingerprint for tracking.
+"""Datalists for the bundle: where the default one lives, folds, checks, and a fingerprint for tracking.
 
 A datalist is the project's decathlon-style JSON: ``{"name": ..., "training": [{"image",
 "label", "subject", "scanner", "fold", ...}], optional "test": [...]}`` with paths relative
-to the JSON file's folder.
+to the JSON file's folder.  :func:`load_split` refuses, before any training starts, a split
+that is empty or whose entries have missing files, labels on another grid than their image
+or label values outside the task's classes, naming every bad entry.
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ def check_items(
         bad = values[(values < 0) | (values > num_classes - 1) | (np.abs(values - np.round(values)) > 1e-3)]
         if bad.size:
             shown = ", ".join(f"{v:g}" for v in bad[:6]) + (", ..." if bad.size > 6 else "")
-            classes = "0 background, 1 WMH, 2 other pathology" + (f", up to {num_classes - 1}" if num_classes > 3 else "")
+            classes = "0 background, 1 WMH, 2 other pathology"
+            classes += f", up to {num_classes - 1}" if num_classes > 3 else ""
             problems.append(f"{what}: label {label} holds values outside the classes 0..{num_classes - 1} ({shown}); "
                             f"a label map holds the classes {classes}")
     return problems

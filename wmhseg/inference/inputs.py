@@ -216,8 +216,9 @@ def plausibility_warnings(image: NativeImage, data: np.ndarray) -> list[str]:
     spacing = np.asarray(image.spacing, dtype=float)
     ordered = np.sort(spacing)
     if ordered[1] > MAX_IN_PLANE_MM or ordered[2] > MAX_SLICE_MM:
-        found.append(f"coarse voxels of {_fmt(np.round(spacing, 3))} mm (FLAIR is usually at most {MAX_IN_PLANE_MM:g} mm in-plane "
-                     f"and {MAX_SLICE_MM:g} mm thick): lesions will be missed or mis-sized")
+        found.append(f"coarse voxels of {_fmt(np.round(spacing, 3))} mm (FLAIR is usually at most "
+                     f"{MAX_IN_PLANE_MM:g} mm in-plane and {MAX_SLICE_MM:g} mm thick): "
+                     "lesions will be missed or mis-sized")
     if ordered[0] < MIN_VOXEL_MM:
         found.append(f"voxels of {_fmt(np.round(spacing, 4))} mm are implausibly small for a head MRI: "
                      "are the header's voxel sizes in another unit than mm?")
