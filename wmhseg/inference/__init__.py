@@ -6,9 +6,16 @@ runs that config.
 
 from .batch import COHORT_FILE, OUTPUT_FILES, SUMMARY_FILE, BatchRun, Subject, SubjectsFailedError
 from .bundle import bundle_version, default_bundle_dir
-from .checkpoint import CheckpointError, checkpoint_info, load_network_weights
+from .checkpoint import CheckpointError, checkpoint_info, load_network_weights, read_checkpoint
 from .inferer import ProbabilitySlidingWindowInferer
-from .inputs import check_brain_mask, check_image, discover_inputs, network_grid_shape, sample_phantom
+from .inputs import (
+    check_brain_mask,
+    check_image,
+    discover_inputs,
+    network_grid_shape,
+    plausibility_warnings,
+    sample_phantom,
+)
 from .writer import GeometryError, SubjectWriter
 
 __all__ = [
@@ -30,5 +37,7 @@ __all__ = [
     "discover_inputs",
     "load_network_weights",
     "network_grid_shape",
+    "plausibility_warnings",
+    "read_checkpoint",
     "sample_phantom",
 ]
