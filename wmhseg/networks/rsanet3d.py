@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from monai.networks.blocks import Convolution, UpSample
 
 from .blocks import RecurrentSliceAttention
+from .layers import GROUP_NORM_TORCH
 
 RSA_POSITIONS = ("enc1", "enc2", "enc3", "enc4", "bottleneck", "dec4", "dec3", "dec2", "dec1")
 """Where RSA blocks may go: after an encoder conv block (enc1 at full resolution … enc4 at 1/8,
@@ -94,7 +95,7 @@ class RSANet3D(nn.Module):
         in_channels: int = 3,
         out_channels: int = 2,
         channels: Sequence[int] = (32, 64, 128, 256, 512),
-        norm: str | tuple = ("group", {"num_groups": 8}),
+        norm: str | tuple = GROUP_NORM_TORCH,
         act: str | tuple = "relu",
         dropout: float = 0.2,
         positions: Sequence[str] = ("bottleneck",),

@@ -11,12 +11,10 @@ from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Conv, Pool
 from monai.utils import ensure_tuple_rep
 
-from . import layers as _layers  # noqa: F401  (registers "dropblock" in MONAI's Dropout factory)
 from .blocks import SpatialAttention
-from .saunet3d import BATCH_NORM, GROUP_NORM
+from .layers import keras_norm  # importing layers registers "dropblock" in MONAI's Dropout factory
 from .size_contract import check_spatial_size
 
-_NORM_ALIASES = {"group": GROUP_NORM, "batch": BATCH_NORM}
 SA_POSITIONS = ("bottleneck_mid", "after_last_pool")
 REGULARISERS = ("dropblock", "dropout", "none")
 
@@ -126,7 +124,7 @@ class SAUNet2D(nn.Module):
             raise ValueError(f"regulariser must be one of {REGULARISERS}, got {regulariser!r}.")
         if len(channels) < 2:
             raise ValueError(f"channels needs at least 2 widths, got {tuple(channels)}.")
-        norm = _NORM_ALIASES.get(norm, norm) if isinstance(norm, str) else norm
+        norm = keras_norm(norm)
         pool = ensure_tuple_rep(pool_size, spatial_dims)
         if regulariser == "dropblock":
             dropout: tuple | float | None = ("dropblock", {"p": drop_prob, "block_size": block_size})

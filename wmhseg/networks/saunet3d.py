@@ -11,13 +11,8 @@ from monai.networks.layers.factories import Conv, Pool
 from monai.utils import ensure_tuple_rep
 
 from .blocks import ASPP, RecurrentSliceAttention, SpatialAttention
+from .layers import keras_norm
 from .size_contract import check_spatial_size
-
-GROUP_NORM = ("group", {"num_groups": 8, "eps": 1e-3})
-"""GroupNorm(8) with the Keras default eps, as in the reference model."""
-BATCH_NORM = ("batch", {"momentum": 0.01, "eps": 1e-3})
-"""BatchNorm with the Keras defaults (Keras momentum 0.99 is PyTorch momentum 0.01)."""
-_NORM_ALIASES = {"group": GROUP_NORM, "batch": BATCH_NORM}
 
 
 def _double_conv(
@@ -93,7 +88,7 @@ class SAUNet3D(nn.Module):
             raise ValueError(f"SAUNet3D is a 3D network: spatial_dims must be 3, got {spatial_dims}.")
         if len(channels) != 4:
             raise ValueError(f"channels needs 4 widths (3 levels and the bottleneck), got {tuple(channels)}.")
-        norm = _NORM_ALIASES.get(norm, norm) if isinstance(norm, str) else norm
+        norm = keras_norm(norm)
         kernel_size = ensure_tuple_rep(kernel_size, 3)
         pool = ensure_tuple_rep(pool_size, 3)
         c1, c2, c3, c4 = channels

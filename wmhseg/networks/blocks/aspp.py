@@ -9,6 +9,8 @@ import torch.nn as nn
 from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Pool
 
+from ..layers.norms import GROUP_NORM
+
 
 class ASPP(nn.Module):
     """ASPP as used in the bottleneck of 3D SA-UNet (Guo, arXiv:2309.08402, Fig. 3).
@@ -39,7 +41,7 @@ class ASPP(nn.Module):
         in_channels: int,
         out_channels: int,
         dilations: Sequence[int] = (6, 12, 16),
-        norm: str | tuple = ("group", {"num_groups": 8, "eps": 1e-3}),
+        norm: str | tuple = GROUP_NORM,
         act: str | tuple = "relu",
     ) -> None:
         super().__init__()
