@@ -40,6 +40,7 @@ class _UpStage(nn.Module):
         self.stage = stage
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """(B, C, *s) and the skip (B, C_skip, *S), S ≥ 2·s → (B, C_out, *S)."""
         x = self.up(x)
         # Zero-pad on the leading side of each axis up to the skip's size (F.pad: last axis first).
         pad: list[int] = []
@@ -147,6 +148,14 @@ class RSANet3D(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits.
+
+        Args:
+            x: (B, in_channels, X, Y, Z), each size best a multiple of 16.
+
+        Returns:
+            (B, out_channels, X, Y, Z) logits.
+        """
         x = self.stem(x)
         skips: list[torch.Tensor] = []
         for encoder, down in zip(self.encoders, self.downs):

@@ -57,6 +57,7 @@ class ASPP(nn.Module):
         self.project = unit(out_channels * (len(dilations) + 2), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, *spatial) → (B, out_channels, *spatial), any spatial size."""
         size = [-1, -1] + list(x.shape[2:])
         outputs = [self.pool_conv(self.pool(x)).expand(size)]
         for branch in self.branches:

@@ -45,6 +45,7 @@ class InterSliceAttention(nn.Module):
         self.gates = Conv[Conv.CONV, spatial_dims](channels, channels * len(self.offsets), kernel_size=1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, channels, *spatial) → (B, channels, *spatial), any number of slices."""
         gates = torch.sigmoid(self.gates(x))
         length = x.shape[self.slice_dim]
         positions = torch.arange(length, device=x.device)

@@ -60,6 +60,7 @@ class DropBlock(nn.Module):
         return f"p={self.p}, block_size={tuple(self.block_size)}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, *spatial) → (B, C, *spatial), ``spatial_dims`` spatial axes."""
         if not self.training or self.p == 0.0:
             return x
         sizes = x.shape[2:]
