@@ -9,7 +9,7 @@ Importing this package registers the ``"dropblock"`` entry of MONAI's Dropout fa
 from . import layers, presets
 from .blocks import ASPP, DenseBlock, InterSliceAttention, RecurrentSliceAttention, SpatialAttention
 from .dense_unet import DenseUNet2D
-from .sau_net import SAUNetISA
+from .dense_unet_isa import SAUNetISA
 from .encoder_decoder import EncoderDecoder
 from .layers import BATCH_NORM, GROUP_NORM, DropBlock, DropBlock2d, DropBlock3d
 from .precision import PRECISIONS, PrecisionNetwork, cpu_supports_bf16, resolve_precision, with_precision

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from monai.networks.nets import AttentionUnet, UNet
 
+from .dense_unet_isa import SAUNetISA
 from .registry import register_network
 from .rsanet3d import RSANet3D
-from .sau_net import SAUNetISA
 from .saunet2d import SAUNET2D_PRESETS, SAUNet2D
 from .saunet3d import SAUNet3D
 

@@ -1,4 +1,7 @@
-"""SAU-Net: a 2D dense U-Net applied slice by slice plus inter-slice attention, on 3D volumes."""
+"""SAU-Net (Zhang et al., MIDL 2020): a 2D dense U-Net applied slice by slice plus inter-slice attention.
+
+Not to be confused with SA-UNet (Guo et al., :mod:`.saunet2d`, :mod:`.saunet3d`).
+"""
 
 from __future__ import annotations
 
