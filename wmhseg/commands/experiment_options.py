@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..inference.bundle import default_bundle_dir
-from .budget import BUDGETS, Budget, get_budget
-from .store import resolve_tracking_uri
+from ..experiments.budget import BUDGETS, Budget, get_budget
+from ..experiments.store import resolve_tracking_uri
 
 __all__ = ["add_common_arguments", "budget_from_args", "configure_logging", "datalist_from_args", "mlflow_ui_hint",
            "overrides_from_args", "parse_folds", "tracking_uri_from_args"]

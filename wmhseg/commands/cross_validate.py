@@ -20,8 +20,8 @@ import argparse
 import sys
 
 from ..networks import list_networks
-from .cross_validation import SCHEMES, cross_validate
-from .options import (add_common_arguments, budget_from_args, configure_logging, datalist_from_args, mlflow_ui_hint,
+from ..experiments.cross_validation import SCHEMES, cross_validate
+from .experiment_options import (add_common_arguments, budget_from_args, configure_logging, datalist_from_args, mlflow_ui_hint,
                       overrides_from_args, parse_folds, tracking_uri_from_args)
 
 
@@ -66,13 +66,3 @@ def run(args: argparse.Namespace) -> int:
     print("summary: " + (", ".join(str(p) for p in result.summary_files) or "none, no fold was evaluated"))
     print(f"browse: {mlflow_ui_hint(tracking_uri)}")
     return 1 if result.failures else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cross_validate.py")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,10 +24,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .folds import EVAL_SPLITS
-from .options import (add_common_arguments, budget_from_args, configure_logging, datalist_from_args, mlflow_ui_hint,
+from ..experiments.folds import EVAL_SPLITS
+from .experiment_options import (add_common_arguments, budget_from_args, configure_logging, datalist_from_args, mlflow_ui_hint,
                       overrides_from_args, parse_folds, tracking_uri_from_args)
-from .reproduction import VARIANTS, make_tables, reproduce_tables
+from ..experiments.reproduction import VARIANTS, make_tables, reproduce_tables
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,13 +73,3 @@ def run(args: argparse.Namespace) -> int:
     print("tables: " + ", ".join(str(p) for p in tables.files))
     print(f"browse: {mlflow_ui_hint(tracking_uri)}")
     return 1 if failures else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="reproduce_tables.py")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
