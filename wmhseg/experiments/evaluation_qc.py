@@ -18,7 +18,7 @@ import numpy as np
 from mlflow import MlflowClient
 
 from ..bundle import load_split
-from .qc import render_comparison
+from ..reporting.qc import render_comparison
 from .results import read_per_case
 
 __all__ = ["log_evaluation_qc"]
