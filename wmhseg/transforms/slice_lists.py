@@ -1,6 +1,6 @@
 """Builders of the transform lists for the 2D networks: whole slices at a fixed size, and the LGG recipe's augmentation.
 
-The 2D counterparts of :mod:`.pipelines` (``bundle/configs/train_2d.json`` uses them).
+The 2D counterparts of :mod:`.volume_lists` (``bundle/configs/train_2d.json`` uses them).
 Slices are either the LGG brain-MRI ``.tif`` pictures (RGB, 8-bit masks) or axial NIfTI
 slices of FLAIR volumes (:func:`wmhseg.data.slices.axial_slice_datalist`); see
 :mod:`.slice_values` for how their values are handled.
@@ -27,7 +27,7 @@ from monai.transforms import (
     Transform,
 )
 
-from .pipelines import merge_augmentation_params
+from .volume_lists import merge_augmentation_params
 from .slice_values import CheckChannelsd, EnsureBinaryMaskd, ScaleSliceIntensityd
 
 #: Keras ImageDataGenerator settings of the LGG notebook; ``prob`` 0 switches an entry off.
