@@ -233,7 +233,7 @@ def test_integer_reference_is_read_by_value():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# empty sets (wmh-evaluation.md section 8)
+# empty sets (as the official evaluation.py handles them, Kuijf et al., IEEE TMI 2019)
 
 EMPTY_CASES = {
     "both empty": ([], [], {"dsc": math.nan, "hd95": math.nan, "avd": math.nan, "recall": 1.0, "f1": 1.0}),

@@ -22,7 +22,7 @@ def modules_of(net: nn.Module, kind: type) -> list[nn.Module]:
 def test_default_parameter_count_and_breakdown():
     net = SAUNet3D()
     assert n_params(net) == 5_340_315
-    # spec 3d-sa-unet.md §3.3 breakdown
+    # breakdown by part (Guo, arXiv:2309.08402)
     assert sum(n_params(m) for m in net.encoders) == 161_928
     assert n_params(net.bottleneck[0]) + n_params(net.bottleneck[2]) == 1_494_144
     assert n_params(net.bottleneck[1]) == 3_246_528

@@ -27,7 +27,7 @@ from .io import grid_mismatch, image_problem
 
 logger = logging.getLogger(__name__)
 
-# innermost site folder (lower case) -> scanner name (spec wmh-evaluation.md, section 10)
+# innermost site folder (lower case) -> scanner name, as the challenge names them (Kuijf et al., IEEE TMI 2019)
 SITE_SCANNERS = {"utrecht": "Utrecht", "singapore": "Singapore", "ge3t": "GE3T", "ge1t5": "GE1T5"}
 SPLITS = ("training", "test")
 IGNORED_FOLDERS = ("additional_annotations",)

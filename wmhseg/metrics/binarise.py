@@ -1,4 +1,5 @@
-"""The official masking and binarisation of the WMH challenge evaluation (``wmh-evaluation.md`` §3).
+"""The official masking and binarisation of the WMH challenge evaluation (Kuijf et al., IEEE TMI 2019;
+hjkuijf/wmhchallenge ``evaluation.py``, ``getImages``).
 
 * Reference: T = label 1 (``0.5 <= ref <= 1.5``); label 2 (``1.5 <= ref <= 2.5``) is "don't care".
   The reference is compared as float64 values, which is what the official script does for the challenge's

@@ -46,9 +46,9 @@ class DenseUNet2D(EncoderDecoder):
     """Densely connected U-Net (2D by default).
 
     The intra-slice feature extractor of SAU-Net ("spatial attention-based
-    densely connected U-Net", Zhang et al., MIDL 2020).  The paper's growth rate
-    and depth are not public; this layout is **our design** (``seed-networks.md``
-    §3.3), built from MONAI's DenseNet pieces:
+    densely connected U-Net", Zhang Y. et al., MIDL 2020, PMLR 121:903–913).  The
+    paper's growth rate and depth are not public; this layout is **our design**,
+    built from DenseNet-B layers (Huang et al., CVPR 2017) as MONAI's DenseNet has them:
 
     * stem: 3×3 conv → norm → act to ``channels[0]``;
     * each encoder level, and the bottleneck: a dense block of ``layers_per_block``

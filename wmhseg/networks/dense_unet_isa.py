@@ -27,7 +27,7 @@ class SAUNetISA(nn.Module):
     slices to refine the segmentation of a 3D volume.
 
     **Our design** (the paper's code, equations, neighbour count, growth rate and
-    depth are not public, ``seed-networks.md`` §3.2–3.3): the Dense U-Net layout
+    depth are not public): the Dense U-Net layout
     of :class:`~wmhseg.networks.dense_unet.DenseUNet2D`; the ISA formulation of
     :class:`~wmhseg.networks.blocks.InterSliceAttention` with ``k`` neighbours per
     side (default 1) and replicate padding at the volume edges; ISA placed on the

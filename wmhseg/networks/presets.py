@@ -1,5 +1,6 @@
 """The named networks: the six rows of the 3D SA-UNet paper's Table 1, the Table 2 baselines
-and the related networks of ``seed-networks.md``.
+and the related networks (SA-UNet, Guo et al., ICPR 2020; RSANet, Zhang H. et al., MICCAI 2019;
+SAU-Net, Zhang Y. et al., MIDL 2020).
 
 Guo C., arXiv:2309.08402.  Table 1 rows are :class:`SAUNet3D` switches; the Table 2
 baselines are MONAI's own ``UNet`` and ``AttentionUnet`` at the SA-UNet's widths and
@@ -99,4 +100,4 @@ register_network(
 )
 
 RELATED = ("saunet2d_guo2020", "saunet2d_lgg", "rsanet3d", "saunet3d_rsa", "sau_net")
-"""Preset names of the related networks of ``seed-networks.md``."""
+"""Preset names of the related networks (``docs/related_networks.md``)."""

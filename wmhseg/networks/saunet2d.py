@@ -42,7 +42,9 @@ SAUNET2D_PRESETS: dict[str, dict[str, Any]] = {
         "sa_order": "max_mean",
     },
 }
-"""Keyword arguments of the two published SA-UNet variants (``seed-networks.md`` §1.1 and §1.2)."""
+"""Keyword arguments of the two published SA-UNet variants: ``guo2020``, the retinal-vessel network of the
+paper (Guo et al., ICPR 2020, arXiv:2004.03696), and ``lgg_brain``, the brain-MRI notebook's network
+(suniash/brain_mri_segmentation, on the LGG data of Buda et al., Comput. Biol. Med. 109, 2019)."""
 
 
 class SAUNet2D(EncoderDecoder):

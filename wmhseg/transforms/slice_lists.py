@@ -5,8 +5,8 @@ Slices are either the LGG brain-MRI ``.tif`` pictures (RGB, 8-bit masks) or axia
 slices of FLAIR volumes (:func:`wmhseg.data.slices.axial_slice_datalist`); see
 :mod:`.slice_values` for how their values are handled.
 
-``DEFAULT_SLICE_AUGMENTATION`` is the SA-UNet brain notebook's Keras ``ImageDataGenerator``
-(``seed-networks.md`` §1.2): rotation range 0.25°, shifts of 5 % of the size, shear 0.05°,
+``DEFAULT_SLICE_AUGMENTATION`` is the Keras ``ImageDataGenerator`` of the SA-UNet brain-MRI notebook
+(suniash/brain_mri_segmentation, on the LGG data of Buda et al. 2019): rotation range 0.25°, shifts of 5 % of the size, shear 0.05°,
 zoom ±5 % per axis, horizontal flips; out-of-image pixels take the nearest edge value.
 """
 

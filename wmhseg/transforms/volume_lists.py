@@ -66,7 +66,7 @@ DEFAULT_AUGMENTATION: dict[str, dict[str, Any]] = {
     "elastic": {"prob": 0.1, "sigma_range": [6.0, 9.0], "magnitude_range": [30.0, 80.0]},
     # intensity, on raw intensities (see ApplyToRawIntensityd)
     "bias_field": {"prob": 0.15, "degree": 3, "coeff_range": [0.0, 0.2]},
-    "quadratic_bias": {"prob": 0.0},  # the reference's quadratic field (3d-sa-unet.md section 7)
+    "quadratic_bias": {"prob": 0.0},  # the quadratic field of the 3D SA-UNet code (Guo, arXiv:2309.08402)
     "ghosting": {"prob": 0.1, "num_ghosts": [2, 6], "intensity": [0.2, 0.6], "axes": [0, 1]},
     "motion": {"prob": 0.05, "degrees": 3.0, "translation": 3.0, "num_transforms": 2},
     "rician_noise": {"prob": 0.1, "std": 0.05},

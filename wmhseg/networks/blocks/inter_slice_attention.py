@@ -14,7 +14,7 @@ class InterSliceAttention(nn.Module):
     Efficient 3D Spine MRI Segmentation Using Inter-Slice Attention", MIDL 2020,
     PMLR 121:903–913): per-slice features are refined with information from the
     adjacent slices.  The paper's equations are not public; this formulation is
-    **our design** (``seed-networks.md`` §3.3):
+    **our design**:
 
     ``out_i = f_i + Σ_{j ∈ ±1…±k} f_i ⊙ σ(W_j f_{i+j})``
 
