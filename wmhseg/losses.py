@@ -46,7 +46,9 @@ class ReferenceDiceBCELoss(nn.Module):
         if target.shape[1] == 1 and n_classes > 1:
             target = one_hot(target, num_classes=n_classes, dim=1)
         if target.shape != input.shape:
-            raise ValueError(f"target {tuple(target.shape)} matches neither input {tuple(input.shape)} nor its label map")
+            raise ValueError(
+                f"target {tuple(target.shape)} matches neither input {tuple(input.shape)} nor its label map"
+            )
         target = target.to(input.dtype)
         probs = torch.softmax(input, dim=1)
         clipped = probs.clamp(self.clip, 1.0 - self.clip)

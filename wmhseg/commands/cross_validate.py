@@ -19,23 +19,41 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..networks import list_networks
 from ..experiments.cross_validation import SCHEMES, cross_validate
-from .experiment_options import (add_common_arguments, budget_from_args, configure_logging, datalist_from_args, mlflow_ui_hint,
-                      overrides_from_args, parse_folds, tracking_uri_from_args)
+from ..networks import list_networks
+from .experiment_options import (
+    add_common_arguments,
+    budget_from_args,
+    configure_logging,
+    datalist_from_args,
+    mlflow_ui_hint,
+    overrides_from_args,
+    parse_folds,
+    tracking_uri_from_args,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[0].split(": ", 1)[1]
     parser.epilog = __doc__.split("\n\n", 1)[1]
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--network", default="saunet3d", choices=list_networks(), metavar="PRESET",
-                        help="network preset (default: saunet3d; see wmhseg.networks.list_networks())")
-    parser.add_argument("--folds", nargs="+", default=None, metavar="K",
-                        help="folds to run (default: all folds of the datalist)")
-    parser.add_argument("--scheme", choices=SCHEMES, default="datalist",
-                        help="'datalist': the datalist's own folds (default); 'leave-one-scanner-out': one fold per "
-                             "scanner, whatever the datalist says")
+    parser.add_argument(
+        "--network",
+        default="saunet3d",
+        choices=list_networks(),
+        metavar="PRESET",
+        help="network preset (default: saunet3d; see wmhseg.networks.list_networks())",
+    )
+    parser.add_argument(
+        "--folds", nargs="+", default=None, metavar="K", help="folds to run (default: all folds of the datalist)"
+    )
+    parser.add_argument(
+        "--scheme",
+        choices=SCHEMES,
+        default="datalist",
+        help="'datalist': the datalist's own folds (default); 'leave-one-scanner-out': one fold per "
+        "scanner, whatever the datalist says",
+    )
     add_common_arguments(parser, experiment="wmhseg-cv")
 
 
@@ -51,9 +69,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"wmhseg cross-validate: {err}", file=sys.stderr)
         return 2
     try:
-        result = cross_validate(datalist, budget, tracking_uri, args.work_dir, preset=args.network, folds=folds,
-                                scheme=args.scheme, experiment=args.experiment, study_id=args.study, seed=args.seed,
-                                overrides=overrides)
+        result = cross_validate(
+            datalist,
+            budget,
+            tracking_uri,
+            args.work_dir,
+            preset=args.network,
+            folds=folds,
+            scheme=args.scheme,
+            experiment=args.experiment,
+            study_id=args.study,
+            seed=args.seed,
+            overrides=overrides,
+        )
     except (ValueError, FileNotFoundError, LookupError) as err:
         print(f"wmhseg cross-validate: {err}", file=sys.stderr)
         return 2

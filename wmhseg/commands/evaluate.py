@@ -37,9 +37,9 @@ from pathlib import Path
 
 from ..evaluation import (
     PREDICTION_NAMES,
+    TABLE_FILES,
     Case,
     EvaluationError,
-    TABLE_FILES,
     challenge_cases,
     datalist_cases,
     find_prediction,

@@ -25,23 +25,49 @@ import sys
 from pathlib import Path
 
 from ..experiments.folds import EVAL_SPLITS
-from .experiment_options import (add_common_arguments, budget_from_args, configure_logging, datalist_from_args, mlflow_ui_hint,
-                      overrides_from_args, parse_folds, tracking_uri_from_args)
 from ..experiments.reproduction import VARIANTS, make_tables, reproduce_tables
+from .experiment_options import (
+    add_common_arguments,
+    budget_from_args,
+    configure_logging,
+    datalist_from_args,
+    mlflow_ui_hint,
+    overrides_from_args,
+    parse_folds,
+    tracking_uri_from_args,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[0].split(": ", 1)[1]
     parser.epilog = __doc__.split("\n\n", 1)[1]
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), metavar="PRESET",
-                        help=f"presets to train (default: all of {', '.join(VARIANTS)})")
-    parser.add_argument("--folds", nargs="+", default=["0"], metavar="K",
-                        help="validation fold(s) of each training, or 'all' (default: 0)")
-    parser.add_argument("--eval-split", choices=EVAL_SPLITS, default="auto",
-                        help="auto (default): the datalist's labelled test list if any, else the held-out fold")
-    parser.add_argument("--tables-only", action="store_true",
-                        help="train nothing: rebuild the tables of the newest study (or --study) from MLflow")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=VARIANTS,
+        default=list(VARIANTS),
+        metavar="PRESET",
+        help=f"presets to train (default: all of {', '.join(VARIANTS)})",
+    )
+    parser.add_argument(
+        "--folds",
+        nargs="+",
+        default=["0"],
+        metavar="K",
+        help="validation fold(s) of each training, or 'all' (default: 0)",
+    )
+    parser.add_argument(
+        "--eval-split",
+        choices=EVAL_SPLITS,
+        default="auto",
+        help="auto (default): the datalist's labelled test list if any, else the held-out fold",
+    )
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="train nothing: rebuild the tables of the newest study (or --study) from MLflow",
+    )
     parser.add_argument("--out", type=Path, help="folder for the tables (default: WORK_DIR/<study>/tables)")
     add_common_arguments(parser, experiment="wmhseg-paper")
 
@@ -55,10 +81,20 @@ def run(args: argparse.Namespace) -> int:
             failures = []
         else:
             folds = parse_folds(args.folds)
-            result = reproduce_tables(datalist_from_args(args), budget_from_args(args), tracking_uri, args.work_dir,
-                                      folds=folds, variants=args.variants, experiment=args.experiment,
-                                      eval_split=args.eval_split, study_id=args.study, seed=args.seed,
-                                      overrides=overrides_from_args(args), out_dir=args.out)
+            result = reproduce_tables(
+                datalist_from_args(args),
+                budget_from_args(args),
+                tracking_uri,
+                args.work_dir,
+                folds=folds,
+                variants=args.variants,
+                experiment=args.experiment,
+                eval_split=args.eval_split,
+                study_id=args.study,
+                seed=args.seed,
+                overrides=overrides_from_args(args),
+                out_dir=args.out,
+            )
             tables, failures = result.tables, result.failures
     except (ValueError, FileNotFoundError, LookupError) as err:
         print(f"wmhseg reproduce-tables: {err}", file=sys.stderr)

@@ -111,7 +111,6 @@ PER_CASE_COLUMNS = (
 )  # fmt: skip
 
 
-
 def score_pairs(pairs: Sequence[tuple[Case, Path]]) -> list[dict]:
     """Per-case rows (``PER_CASE_COLUMNS``) of (case, prediction file) pairs.
 

@@ -73,7 +73,6 @@ def _format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]])
     return "\n".join(lines)
 
 
-
 TABLE_FILES = ("per_case.csv", "per_scanner.csv", "summary.json")
 
 
@@ -110,5 +109,7 @@ def tables_text(rows: Sequence[dict], table: Sequence[dict], per_case: bool = Tr
     average = table[-1]
     n_nan = {m: average[f"{m}_nan"] for m in METRIC_NAMES if average[f"{m}_nan"]}
     if n_nan:
-        parts.append("NaN values (skipped in the means): " + ", ".join(f"{METRIC_LABELS[m]} {n}" for m, n in n_nan.items()))
+        parts.append(
+            "NaN values (skipped in the means): " + ", ".join(f"{METRIC_LABELS[m]} {n}" for m, n in n_nan.items())
+        )
     return "\n".join(parts)

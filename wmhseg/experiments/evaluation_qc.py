@@ -24,8 +24,9 @@ from .results import read_per_case
 __all__ = ["log_evaluation_qc"]
 
 
-def log_evaluation_qc(client: MlflowClient, run_id: str, datalist: Path, split: str, fold: int, eval_dir: Path,
-                      qc_cases: int) -> list[Path]:
+def log_evaluation_qc(
+    client: MlflowClient, run_id: str, datalist: Path, split: str, fold: int, eval_dir: Path, qc_cases: int
+) -> list[Path]:
     """Draw the first ``qc_cases`` cases of the evaluation in ``eval_dir`` and log them to run ``run_id``.
 
     Raises ``FileNotFoundError`` when the evaluation wrote no ``per_case.csv`` (it did not finish).

@@ -33,7 +33,7 @@ def reference_masks(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def result_window(dtype: np.dtype) -> tuple[float, float]:
     """Inclusive (lower, upper) foreground window the official script applies to a result of this dtype."""
     dtype = np.dtype(dtype)
-    if dtype == bool or np.issubdtype(dtype, np.unsignedinteger) or np.issubdtype(dtype, np.signedinteger):
+    if dtype.kind == "b" or np.issubdtype(dtype, np.unsignedinteger) or np.issubdtype(dtype, np.signedinteger):
         if dtype == np.int8:
             raise ValueError(
                 "int8 results cannot be evaluated: the official script fails on them (the bound 1000 wraps to "

@@ -37,7 +37,13 @@ def _dense_level(
             norm=norm,
         ),
         Convolution(
-            spatial_dims, in_channels + layers * growth_rate, out_channels, kernel_size=1, norm=norm, act=act, bias=False
+            spatial_dims,
+            in_channels + layers * growth_rate,
+            out_channels,
+            kernel_size=1,
+            norm=norm,
+            act=act,
+            bias=False,
         ),
     )
 
@@ -96,7 +102,9 @@ class DenseUNet2D(EncoderDecoder):
         c = list(channels)
 
         def level(c_in: int, c_out: int) -> nn.Sequential:
-            return _dense_level(spatial_dims, c_in, c_out, layers_per_block, growth_rate, bn_size, dropout_prob, norm, act)
+            return _dense_level(
+                spatial_dims, c_in, c_out, layers_per_block, growth_rate, bn_size, dropout_prob, norm, act
+            )
 
         # modules are created in forward order, so that a seed gives the same initial weights as ever
         stem = Convolution(spatial_dims, in_channels, c[0], kernel_size=3, norm=norm, act=act, bias=False)

@@ -75,7 +75,9 @@ class EncoderDecoder(nn.Module):
     ) -> None:
         super().__init__()
         levels = len(encoders)
-        if not len(pools) == len(ups) == len(decoders) == levels or (attentions is not None and len(attentions) != levels):
+        if not len(pools) == len(ups) == len(decoders) == levels or (
+            attentions is not None and len(attentions) != levels
+        ):
             raise ValueError("encoders, pools, ups, decoders and attentions need one module per level each.")
         self.network_name = network_name
         self.size_multiple: list[int] = [int(m) for m in size_multiple]

@@ -36,7 +36,10 @@ TABLE1_ROWS: dict[str, tuple[str, dict]] = {
         "Table 1: backbone with (3,3,3) kernels, (2,2,2) pooling and BatchNorm",
         {"kernel_size": 3, "pool_size": 2, "norm": "batch", **_BACKBONE},
     ),
-    "backbone_331_bn": ("Table 1: backbone with (3,3,1) kernels, (2,2,1) pooling and BatchNorm", {"norm": "batch", **_BACKBONE}),
+    "backbone_331_bn": (
+        "Table 1: backbone with (3,3,1) kernels, (2,2,1) pooling and BatchNorm",
+        {"norm": "batch", **_BACKBONE},
+    ),
     "backbone_gn": ("Table 1: Backbone* (anisotropic, GroupNorm 8)", dict(_BACKBONE)),
     "backbone_gn_aspp": ("Table 1: Backbone* + 3D ASPP", {"use_sam": False}),
     "backbone_gn_sam": ("Table 1: Backbone* + 3D SAM", {"use_aspp": False}),

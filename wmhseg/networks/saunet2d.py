@@ -154,7 +154,9 @@ class SAUNet2D(EncoderDecoder):
 
         levels = list(channels) if sa_position == "after_last_pool" else list(channels[:-1])
         # modules are created in forward order, so that a seed gives the same initial weights as ever
-        encoders = [nn.Sequential(unit(c_in, c_out), unit(c_out, c_out)) for c_in, c_out in zip([in_channels] + levels, levels)]
+        encoders = [
+            nn.Sequential(unit(c_in, c_out), unit(c_out, c_out)) for c_in, c_out in zip([in_channels] + levels, levels)
+        ]
         if sa_position == "bottleneck_mid":
             bottleneck = nn.Sequential(unit(levels[-1], channels[-1]), attention(), unit(channels[-1], channels[-1]))
         else:
@@ -163,7 +165,9 @@ class SAUNet2D(EncoderDecoder):
         previous = channels[-1]
         for c in reversed(levels):
             ups.append(
-                Convolution(spatial_dims, previous, c, strides=pool, kernel_size=kernel_size, is_transposed=True, conv_only=True)
+                Convolution(
+                    spatial_dims, previous, c, strides=pool, kernel_size=kernel_size, is_transposed=True, conv_only=True
+                )
             )
             decoders.append(nn.Sequential(unit(2 * c, c), unit(c, c)))
             previous = c

@@ -122,6 +122,8 @@ class SAUNet3D(EncoderDecoder):
                 for i in deepest_first
             ],
             attentions=[SpatialAttention(3, sam_kernel_size) if use_sam else nn.Identity() for _ in deepest_first],
-            decoders=[_double_conv(widths[i + 1] + widths[i], widths[i], kernels[i - 1], norm, act) for i in deepest_first],
+            decoders=[
+                _double_conv(widths[i + 1] + widths[i], widths[i], kernels[i - 1], norm, act) for i in deepest_first
+            ],
             head=Conv[Conv.CONV, 3](widths[1], out_channels, kernel_size=1, bias=True),
         )

@@ -27,8 +27,17 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
-__all__ = ["OUTLINE_COLOUR", "REFERENCE_COLOUR", "display_window", "foreground", "head_box", "pick_slices",
-           "render_comparison", "render_qc", "to_ras"]
+__all__ = [
+    "OUTLINE_COLOUR",
+    "REFERENCE_COLOUR",
+    "display_window",
+    "foreground",
+    "head_box",
+    "pick_slices",
+    "render_comparison",
+    "render_qc",
+    "to_ras",
+]
 
 OUTLINE_COLOUR = "#ff2a2a"
 """Outline of the WMH mask (the prediction, in the evaluation mosaic)."""
@@ -119,8 +128,15 @@ def _mosaic(
         ax.set_axis_off()
     for ax, k, label in zip(axes.ravel(), slices, labels):
         # rows: posterior → anterior, columns: left → right
-        ax.imshow(flair_ras[:, :, k].T, cmap="gray", vmin=vmin, vmax=vmax, origin="lower",
-                  aspect=spacing[1] / spacing[0], interpolation="nearest")
+        ax.imshow(
+            flair_ras[:, :, k].T,
+            cmap="gray",
+            vmin=vmin,
+            vmax=vmax,
+            origin="lower",
+            aspect=spacing[1] / spacing[0],
+            interpolation="nearest",
+        )
         for mask, colour in outlines:
             outline = mask[:, :, k].T
             if outline.any():
@@ -128,8 +144,12 @@ def _mosaic(
         ax.text(0.02, 0.97, label, transform=ax.transAxes, color="yellow", fontsize=label_size, va="top")
     if orientation_letters:
         corner = axes[0, 0]
-        for x, y, letter, ha, va in ((0.98, 0.5, "R", "right", "center"), (0.02, 0.5, "L", "left", "center"),
-                                     (0.5, 0.02, "P", "center", "bottom"), (0.5, 0.90, "A", "center", "top")):
+        for x, y, letter, ha, va in (
+            (0.98, 0.5, "R", "right", "center"),
+            (0.02, 0.5, "L", "left", "center"),
+            (0.5, 0.02, "P", "center", "bottom"),
+            (0.5, 0.90, "A", "center", "top"),
+        ):
             corner.text(x, y, letter, transform=corner.transAxes, color="white", fontsize=9, ha=ha, va=va)
     fig.suptitle(title, color="white", fontsize=title_size)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - title_top_inches / height, wspace=0.02, hspace=0.02)
@@ -167,8 +187,23 @@ def render_qc(
     flair_ras, mask_ras = flair_ras[crop], mask_ras[crop]
     slices = pick_slices(flair_ras, n_slices)
     labels = [f"z {k}  ({int(mask_ras[:, :, k].sum())} vox)" for k in slices]
-    _mosaic(flair_ras, spacing, [(mask_ras, OUTLINE_COLOUR)], slices, labels, title, path, columns, panel_inches, dpi,
-            title_inches=0.6, title_top_inches=0.5, label_size=8, title_size=11, orientation_letters=True)
+    _mosaic(
+        flair_ras,
+        spacing,
+        [(mask_ras, OUTLINE_COLOUR)],
+        slices,
+        labels,
+        title,
+        path,
+        columns,
+        panel_inches,
+        dpi,
+        title_inches=0.6,
+        title_top_inches=0.5,
+        label_size=8,
+        title_size=11,
+        orientation_letters=True,
+    )
 
 
 def render_comparison(
@@ -188,8 +223,10 @@ def render_comparison(
     then predicted WMH.
     """
     if not (flair.shape == reference.shape == prediction.shape):
-        raise ValueError(f"{path}: FLAIR {flair.shape}, reference {reference.shape} and prediction "
-                         f"{prediction.shape} must be on one grid")
+        raise ValueError(
+            f"{path}: FLAIR {flair.shape}, reference {reference.shape} and prediction "
+            f"{prediction.shape} must be on one grid"
+        )
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
     ref_ras, _ = to_ras(np.asarray(reference) != 0, affine)
     pred_ras, _ = to_ras(np.asarray(prediction) != 0, affine)
@@ -202,6 +239,20 @@ def render_comparison(
     else:
         slices = pick_slices(flair_ras, n_slices)
     labels = [f"z {k}  ref {int(ref_count[k])}  pred {int(pred_count[k])}" for k in slices]
-    _mosaic(flair_ras, spacing, [(ref_ras, REFERENCE_COLOUR), (pred_ras, OUTLINE_COLOUR)], slices, labels,
-            f"{title}\nreference: green, prediction: red", path, columns=4, panel_inches=2.5, dpi=80,
-            title_inches=0.7, title_top_inches=0.7, label_size=7, title_size=9, orientation_letters=False)
+    _mosaic(
+        flair_ras,
+        spacing,
+        [(ref_ras, REFERENCE_COLOUR), (pred_ras, OUTLINE_COLOUR)],
+        slices,
+        labels,
+        f"{title}\nreference: green, prediction: red",
+        path,
+        columns=4,
+        panel_inches=2.5,
+        dpi=80,
+        title_inches=0.7,
+        title_top_inches=0.7,
+        label_size=7,
+        title_size=9,
+        orientation_letters=False,
+    )

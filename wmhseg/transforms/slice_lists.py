@@ -27,8 +27,8 @@ from monai.transforms import (
     Transform,
 )
 
-from .volume_lists import merge_augmentation_params
 from .slice_values import CheckChannelsd, EnsureBinaryMaskd, ScaleSliceIntensityd
+from .volume_lists import merge_augmentation_params
 
 #: Keras ImageDataGenerator settings of the LGG notebook; ``prob`` 0 switches an entry off.
 DEFAULT_SLICE_AUGMENTATION: dict[str, dict[str, Any]] = {

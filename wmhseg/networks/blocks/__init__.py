@@ -6,4 +6,12 @@ from .inter_slice_attention import InterSliceAttention
 from .slice_attention import RecurrentSliceAttention, slice_attention
 from .spatial_attention import SpatialAttention
 
-__all__ = ["ASPP", "DenseBlock", "DenseLayer", "InterSliceAttention", "RecurrentSliceAttention", "SpatialAttention", "slice_attention"]
+__all__ = [
+    "ASPP",
+    "DenseBlock",
+    "DenseLayer",
+    "InterSliceAttention",
+    "RecurrentSliceAttention",
+    "SpatialAttention",
+    "slice_attention",
+]

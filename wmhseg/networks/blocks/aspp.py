@@ -48,7 +48,14 @@ class ASPP(nn.Module):
 
         def unit(c_in: int, kernel_size: int, dilation: int = 1, bias: bool = False) -> Convolution:
             return Convolution(
-                spatial_dims, c_in, out_channels, kernel_size=kernel_size, dilation=dilation, bias=bias, norm=norm, act=act
+                spatial_dims,
+                c_in,
+                out_channels,
+                kernel_size=kernel_size,
+                dilation=dilation,
+                bias=bias,
+                norm=norm,
+                act=act,
             )
 
         self.pool = Pool[Pool.ADAPTIVEAVG, spatial_dims](1)

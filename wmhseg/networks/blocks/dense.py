@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from monai.networks.layers.factories import Conv, Dropout
 from monai.networks.layers import get_act_layer, get_norm_layer
+from monai.networks.layers.factories import Conv, Dropout
 
 __all__ = ["DenseBlock", "DenseLayer"]
 
@@ -72,7 +72,9 @@ class DenseBlock(nn.Sequential):
             ``dropout_prob``, ``act``, ``norm``).
     """
 
-    def __init__(self, spatial_dims: int, layers: int, in_channels: int, growth_rate: int, **layer_options: Any) -> None:
+    def __init__(
+        self, spatial_dims: int, layers: int, in_channels: int, growth_rate: int, **layer_options: Any
+    ) -> None:
         super().__init__()
         for index in range(layers):
             layer = DenseLayer(spatial_dims, in_channels + index * growth_rate, growth_rate, **layer_options)

@@ -42,7 +42,9 @@ class DropBlock(nn.Module):
         eps: added to the kept count before rescaling.
     """
 
-    def __init__(self, spatial_dims: int, p: float = 0.1, block_size: Sequence[int] | int = 7, eps: float = 1e-6) -> None:
+    def __init__(
+        self, spatial_dims: int, p: float = 0.1, block_size: Sequence[int] | int = 7, eps: float = 1e-6
+    ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"DropBlock supports 2 or 3 spatial dimensions, got {spatial_dims}.")
