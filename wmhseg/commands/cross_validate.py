@@ -21,22 +21,11 @@ import sys
 
 from ..experiments.cross_validation import SCHEMES, cross_validate
 from ..networks import list_networks
-from .experiment_options import (
-    add_common_arguments,
-    budget_from_args,
-    configure_logging,
-    datalist_from_args,
-    mlflow_ui_hint,
-    overrides_from_args,
-    parse_folds,
-    tracking_uri_from_args,
-)
+from . import experiment_options as options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n")[0].split(": ", 1)[1]
-    parser.epilog = __doc__.split("\n\n", 1)[1]
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    options.describe(parser, __doc__)
     parser.add_argument(
         "--network",
         default="saunet3d",
@@ -54,17 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'datalist': the datalist's own folds (default); 'leave-one-scanner-out': one fold per "
         "scanner, whatever the datalist says",
     )
-    add_common_arguments(parser, experiment="wmhseg-cv")
+    options.add_common_arguments(parser, experiment="wmhseg-cv")
 
 
 def run(args: argparse.Namespace) -> int:
-    configure_logging()
+    options.configure_logging()
     try:
-        folds = parse_folds(args.folds)
-        budget = budget_from_args(args)
-        overrides = overrides_from_args(args)
-        datalist = datalist_from_args(args)
-        tracking_uri = tracking_uri_from_args(args)
+        folds = options.parse_folds(args.folds)
+        budget = options.budget_from_args(args)
+        overrides = options.overrides_from_args(args)
+        datalist = options.datalist_from_args(args)
+        tracking_uri = options.tracking_uri_from_args(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"wmhseg cross-validate: {err}", file=sys.stderr)
         return 2
@@ -92,5 +81,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"FAILED: {failure.preset} fold {failure.fold}: {failure.error}", file=sys.stderr)
     print(f"study {result.study.id} in experiment {args.experiment!r} at {tracking_uri}")
     print("summary: " + (", ".join(str(p) for p in result.summary_files) or "none, no fold was evaluated"))
-    print(f"browse: {mlflow_ui_hint(tracking_uri)}")
+    print(f"browse: {options.mlflow_ui_hint(tracking_uri)}")
     return 1 if result.failures else 0

@@ -15,6 +15,7 @@ from ..inference.bundle import default_bundle_dir
 
 __all__ = [
     "add_common_arguments",
+    "describe",
     "budget_from_args",
     "configure_logging",
     "datalist_from_args",
@@ -23,6 +24,14 @@ __all__ = [
     "parse_folds",
     "tracking_uri_from_args",
 ]
+
+
+def describe(parser: argparse.ArgumentParser, doc: str) -> None:
+    """Take the parser's description from the command's docstring (its first paragraph after ``: ``) and
+    its epilog (examples) from the rest, kept as written."""
+    parser.description = doc.split("\n\n")[0].split(": ", 1)[1]
+    parser.epilog = doc.split("\n\n", 1)[1]
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, experiment: str, default_budget: str = "paper") -> None:
