@@ -1,4 +1,7 @@
-"""Quality-control image: a mosaic of axial FLAIR slices with the WMH mask outlined.
+"""Quality-control images: mosaics of axial FLAIR slices with WMH masks outlined.
+
+:func:`render_qc` draws one mask (inference); :func:`render_comparison` the reference in green and the
+prediction in red (evaluation), on the slices with the most WMH.
 
 The volume is shown in the closest RAS orientation of its voxel grid (axes permuted
 and flipped, never resampled), so axial slices are upright whatever the acquisition
@@ -12,18 +15,34 @@ its slice index and the number of WMH voxels in it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # as ever on import; the drawing itself needs no backend (a pyplot-free Figure)
 
-import matplotlib.pyplot as plt  # noqa: E402
 import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
+__all__ = [
+    "OUTLINE_COLOUR",
+    "REFERENCE_COLOUR",
+    "display_window",
+    "foreground",
+    "head_box",
+    "pick_slices",
+    "render_comparison",
+    "render_qc",
+    "to_ras",
+]
+
 OUTLINE_COLOUR = "#ff2a2a"
+"""Outline of the WMH mask (the prediction, in the evaluation mosaic)."""
+REFERENCE_COLOUR = "#39e639"
+"""Outline of the reference WMH in the evaluation mosaic."""
 
 
 def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +99,64 @@ def pick_slices(flair_ras: np.ndarray, n_slices: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(with_signal[0], with_signal[-1], n_slices)).astype(int))
 
 
+def _mosaic(
+    flair_ras: np.ndarray,
+    spacing: np.ndarray,
+    outlines: Sequence[tuple[np.ndarray, str]],
+    slices: np.ndarray,
+    labels: Sequence[str],
+    title: str,
+    path: str | os.PathLike,
+    columns: int,
+    panel_inches: float,
+    dpi: int,
+    title_inches: float,
+    title_top_inches: float,
+    label_size: float,
+    title_size: float,
+    orientation_letters: bool,
+) -> None:
+    """Draw the axial ``slices`` of a RAS-ordered, cropped FLAIR with each (mask, colour) outlined; write a PNG."""
+    vmin, vmax = display_window(flair_ras)
+    rows = int(np.ceil(len(slices) / columns))
+    cols = min(columns, len(slices))
+    height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
+    height = rows * panel_inches * height_ratio + title_inches
+    fig = Figure(figsize=(cols * panel_inches, height), facecolor="black")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, k, label in zip(axes.ravel(), slices, labels):
+        # rows: posterior → anterior, columns: left → right
+        ax.imshow(
+            flair_ras[:, :, k].T,
+            cmap="gray",
+            vmin=vmin,
+            vmax=vmax,
+            origin="lower",
+            aspect=spacing[1] / spacing[0],
+            interpolation="nearest",
+        )
+        for mask, colour in outlines:
+            outline = mask[:, :, k].T
+            if outline.any():
+                ax.contour(outline.astype(np.float32), levels=[0.5], colors=[colour], linewidths=0.9)
+        ax.text(0.02, 0.97, label, transform=ax.transAxes, color="yellow", fontsize=label_size, va="top")
+    if orientation_letters:
+        corner = axes[0, 0]
+        for x, y, letter, ha, va in (
+            (0.98, 0.5, "R", "right", "center"),
+            (0.02, 0.5, "L", "left", "center"),
+            (0.5, 0.02, "P", "center", "bottom"),
+            (0.5, 0.90, "A", "center", "top"),
+        ):
+            corner.text(x, y, letter, transform=corner.transAxes, color="white", fontsize=9, ha=ha, va=va)
+    fig.suptitle(title, color="white", fontsize=title_size)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - title_top_inches / height, wspace=0.02, hspace=0.02)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png")
+
+
 def render_qc(
     flair: np.ndarray,
     mask: np.ndarray,
@@ -109,34 +186,73 @@ def render_qc(
     crop = head_box(flair_ras)
     flair_ras, mask_ras = flair_ras[crop], mask_ras[crop]
     slices = pick_slices(flair_ras, n_slices)
-    vmin, vmax = display_window(flair_ras)
-
-    rows = int(np.ceil(len(slices) / columns))
-    cols = min(columns, len(slices))
-    height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(cols * panel_inches, rows * panel_inches * height_ratio + 0.6),
-        squeeze=False, facecolor="black",
+    labels = [f"z {k}  ({int(mask_ras[:, :, k].sum())} vox)" for k in slices]
+    _mosaic(
+        flair_ras,
+        spacing,
+        [(mask_ras, OUTLINE_COLOUR)],
+        slices,
+        labels,
+        title,
+        path,
+        columns,
+        panel_inches,
+        dpi,
+        title_inches=0.6,
+        title_top_inches=0.5,
+        label_size=8,
+        title_size=11,
+        orientation_letters=True,
     )
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for ax, k in zip(axes.ravel(), slices):
-        image = flair_ras[:, :, k].T  # rows: posterior → anterior, columns: left → right
-        outline = mask_ras[:, :, k].T
-        ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=spacing[1] / spacing[0],
-                  interpolation="nearest")
-        if outline.any():
-            ax.contour(outline.astype(np.float32), levels=[0.5], colors=[OUTLINE_COLOUR], linewidths=0.9)
-        ax.text(0.02, 0.97, f"z {k}  ({int(outline.sum())} vox)", transform=ax.transAxes, color="yellow",
-                fontsize=8, va="top")
-    corner = axes[0, 0]
-    corner.text(0.98, 0.5, "R", transform=corner.transAxes, color="white", fontsize=9, ha="right", va="center")
-    corner.text(0.02, 0.5, "L", transform=corner.transAxes, color="white", fontsize=9, ha="left", va="center")
-    corner.text(0.5, 0.02, "P", transform=corner.transAxes, color="white", fontsize=9, ha="center", va="bottom")
-    corner.text(0.5, 0.90, "A", transform=corner.transAxes, color="white", fontsize=9, ha="center", va="top")
-    fig.suptitle(title, color="white", fontsize=11)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.5 / (rows * panel_inches * height_ratio + 0.6),
-                        wspace=0.02, hspace=0.02)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png")
-    plt.close(fig)
+
+
+def render_comparison(
+    flair: np.ndarray,
+    reference: np.ndarray,
+    prediction: np.ndarray,
+    affine: np.ndarray,
+    path: str | os.PathLike,
+    title: str,
+    n_slices: int = 8,
+) -> None:
+    """Write the evaluation QC mosaic, reference outlined in green and prediction in red, to ``path`` (PNG).
+
+    Four 2.5-inch panels a row at 80 dpi.  ``flair``, ``affine``, ``path`` and ``title`` are as for
+    :func:`render_qc`; ``reference`` and ``prediction`` are WMH masks (non-zero = WMH) on the grid of
+    ``flair``; ``n_slices`` is the number of panels at most: the slices with the most reference WMH,
+    then predicted WMH.
+    """
+    if not (flair.shape == reference.shape == prediction.shape):
+        raise ValueError(
+            f"{path}: FLAIR {flair.shape}, reference {reference.shape} and prediction "
+            f"{prediction.shape} must be on one grid"
+        )
+    flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
+    ref_ras, _ = to_ras(np.asarray(reference) != 0, affine)
+    pred_ras, _ = to_ras(np.asarray(prediction) != 0, affine)
+    crop = head_box(flair_ras)
+    flair_ras, ref_ras, pred_ras = flair_ras[crop], ref_ras[crop], pred_ras[crop]
+    ref_count, pred_count = ref_ras.sum(axis=(0, 1)), pred_ras.sum(axis=(0, 1))
+    with_wmh = int(np.count_nonzero(ref_count + pred_count))
+    if with_wmh:  # the slices with the most reference WMH, then the most predicted WMH, in slice order
+        slices = np.sort(np.lexsort((-pred_count, -ref_count))[: min(n_slices, with_wmh)])
+    else:
+        slices = pick_slices(flair_ras, n_slices)
+    labels = [f"z {k}  ref {int(ref_count[k])}  pred {int(pred_count[k])}" for k in slices]
+    _mosaic(
+        flair_ras,
+        spacing,
+        [(ref_ras, REFERENCE_COLOUR), (pred_ras, OUTLINE_COLOUR)],
+        slices,
+        labels,
+        f"{title}\nreference: green, prediction: red",
+        path,
+        columns=4,
+        panel_inches=2.5,
+        dpi=80,
+        title_inches=0.7,
+        title_top_inches=0.7,
+        label_size=7,
+        title_size=9,
+        orientation_letters=False,
+    )
