@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from wmhseg.experiments.cross_validate_command import main  # noqa: E402
+from wmhseg.cli import run_script  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script("cross-validate", prog="cross_validate.py"))

@@ -1,6 +1,6 @@
 """Recipe: score predicted WMH masks against references with the official WMH challenge metrics.
 
-The same code as the console command ``wmhseg evaluate`` (see :mod:`wmhseg.evaluation`)::
+The same code as the console command ``wmhseg evaluate`` (see :mod:`wmhseg.commands.evaluate`)::
 
     python pipelines/evaluate.py --pred OUT --ref /data/wmh/test            # challenge layout
     python pipelines/evaluate.py --pred OUT --ref datalist.json --fold 0    # datalist
@@ -11,17 +11,12 @@ It writes ``per_case.csv``, ``per_scanner.csv`` (Table 3 layout of Kuijf et al.,
 
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
 
-from wmhseg import evaluation
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
-    evaluation.add_arguments(parser)
-    return evaluation.run(parser.parse_args(argv))
-
+from wmhseg.cli import run_script  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script("evaluate", prog="evaluate.py", description=__doc__.splitlines()[0]))

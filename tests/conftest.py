@@ -85,3 +85,46 @@ def paper_study(tmp_path_factory, scanner_phantoms):
                            "--work-dir", root / "work", "--tracking-uri", tracking_uri, timeout=900)
     return SimpleNamespace(process=process, tracking_uri=tracking_uri, experiment="wmhseg-paper",
                            work_dir=root / "work", seconds=time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- label maps for the synthetic generator
+def write_toy_label_map(path: Path, seed: int = 0, spacing: float = 2.0) -> Path:
+    """A small whole-head FreeSurfer-style label map (RAS grid of ``spacing`` mm): scalp (507),
+    skull (515), CSF (24), cortex (3/42), cerebral white matter (2/41), lateral ventricles (4/43), thalamus
+    (10/49) and brain stem (16), as nested ellipsoids with a little random shape per ``seed``."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(round(e / spacing)) for e in (150.0, 180.0, 160.0))
+    grid = np.stack(np.meshgrid(*[(np.arange(n) - (n - 1) / 2) * spacing for n in shape], indexing="ij"))
+    x, y, z = grid
+
+    def inside(centre, radii) -> np.ndarray:
+        return sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii)) <= 1.0
+
+    scale = rng.uniform(0.95, 1.05)
+    labels = np.zeros(shape, np.int32)
+    labels[inside((0, 0, 0), np.array([72, 88, 76]) * scale)] = 507
+    labels[inside((0, 0, 0), np.array([66, 82, 70]) * scale)] = 515
+    labels[inside((0, 0, 0), np.array([62, 78, 66]) * scale)] = 24
+    cortex = inside((0, 0, 0), np.array([59, 75, 62]) * scale)
+    labels[cortex] = np.where(x[cortex] < 0, 3, 42)
+    wm = inside((0, 0, 0), np.array([54, 70, 56]) * scale)
+    labels[wm] = np.where(x[wm] < 0, 2, 41)
+    for side, (vent, grey) in ((-1, (4, 10)), (1, (43, 49))):
+        labels[inside((side * 9, 0, 8), np.array([5, 24, 8]) * rng.uniform(0.8, 1.2))] = vent
+        labels[inside((side * 14, -4, -6), (7, 9, 7))] = grey
+    labels[inside((0, -10, -40), (9, 10, 18))] = 16
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(labels, np.diag([spacing, spacing, spacing, 1.0])), str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_label_maps(tmp_path_factory) -> Path:
+    """Folder of three small toy label maps (``write_toy_label_map``), for the synthetic generator's tests."""
+    folder = tmp_path_factory.mktemp("toy_label_maps")
+    for seed in range(3):
+        write_toy_label_map(folder / f"toy_seg_{seed:02d}.nii.gz", seed)
+    return folder

@@ -3,10 +3,12 @@
 The bundle's configs are copied to ``<tmp>/bundle/configs`` so that outputs default to
 ``<tmp>/bundle/models`` and ``<tmp>/bundle/eval``: the first launch runs from ``<tmp>``
 (the layout of the repository root), the resumed one from inside ``<tmp>/bundle``.
+Kills are ``SIGKILL`` of real training processes; the MLflow store is a real SQLite one.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -27,7 +29,11 @@ from bundle_helpers import (
     tiny_overrides,
     write_phantom_set,
 )
+from ignite.engine import Engine
 from mlflow import MlflowClient
+
+from wmhseg.bundle import MLflowTracker
+from wmhseg.bundle.resume import process_alive, process_token, read_run_record
 
 EPOCHS = 5
 ITERATIONS_PER_EPOCH = 2  # 4 training cases, batch 2
@@ -99,3 +105,108 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(Exception) as raised:
         run_workflow(TRAIN, "training", **tiny_overrides(tmp_path, datalist, resume="true"))
     assert any("no checkpoint at" in message and "latest.pt" in message for message in error_chain(raised.value))
+
+
+def _kill_when(overrides: dict, log_path, condition) -> None:
+    """Launch a training in a subprocess and SIGKILL it as soon as ``condition()`` holds."""
+    args = [PYTHON, "-m", "monai.bundle", "run", "training", "--config_file", TRAIN, *cli_args(overrides)]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(args, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while not condition():
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.kill()
+        process.wait(timeout=60)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_killed_before_the_first_checkpoint_restarts_cleanly(tmp_path):
+    bundle = tmp_path / "bundle"
+    datalist = write_phantom_set(tmp_path / "data")
+    latest, run_file = bundle / "models" / "latest.pt", bundle / "models" / "mlflow_run.json"
+
+    def overrides(run_name: str, **extra) -> dict:
+        return tiny_overrides(bundle, datalist, run_name=run_name, **extra)
+
+    def recorded_run() -> str | None:
+        return (read_run_record(run_file) or {}).get("run_id")
+
+    # 1. killed as soon as its MLflow run exists: no checkpoint yet
+    _kill_when(overrides("b"), tmp_path / "b.log", lambda: recorded_run() is not None)
+    assert not latest.exists()
+    # 2. --resume true has nothing to continue from: it starts at epoch 1 in a new run, and ends the dead one
+    run_workflow(TRAIN, "training", **overrides("c", resume="true"))
+    c_run, c_checkpoint = recorded_run(), latest.stat()
+    # 3. a new training killed before its first checkpoint: latest.pt is still c's
+    _kill_when(overrides("d"), tmp_path / "d.log", lambda: recorded_run() not in (None, c_run))
+    assert latest.stat().st_ino == c_checkpoint.st_ino and latest.stat().st_mtime_ns == c_checkpoint.st_mtime_ns
+    # 4. --resume true must not continue c's checkpoint in d's run: it restarts at epoch 1 in a new run
+    run_workflow(TRAIN, "training", **overrides("e", resume="true"))
+
+    runs = {run.info.run_name: run for run in mlflow_runs(sqlite_uri(bundle), "test")}
+    assert {name: run.info.status for name, run in runs.items()} == {
+        "b": "KILLED", "c": "FINISHED", "d": "KILLED", "e": "FINISHED"}
+    assert "died without ending the run; ended by run c" in runs["b"].data.tags["wmhseg.end_reason"]
+    assert "ended by run e" in runs["d"].data.tags["wmhseg.end_reason"]
+    client = MlflowClient(sqlite_uri(bundle))
+    for name in ("c", "e"):  # both trained from epoch 1, once each
+        run_id = runs[name].info.run_id
+        assert sorted(m.step for m in client.get_metric_history(run_id, "val_wmh_dice")) == [1, 2]
+        assert sorted(m.step for m in client.get_metric_history(run_id, "train_loss")) == [1, 2, 3, 4]
+        assert "wmhseg.resumes" not in runs[name].data.tags
+    assert torch.load(latest, weights_only=True)["trainer"]["iteration"] == 2 * ITERATIONS_PER_EPOCH
+    assert recorded_run() == runs["e"].info.run_id
+
+
+def test_runs_left_running_by_dead_processes_are_ended_killed(tmp_path):
+    child = subprocess.Popen(["sleep", "60"])
+    dead = process_token(child.pid)
+    assert process_alive(dead) is True
+    child.kill()
+    child.wait(timeout=10)
+    alive = process_token()
+    host, boot, pid, start = alive.split("/")
+    elsewhere = f"{host}-elsewhere/{boot}/{pid}/{start}"
+    assert process_alive(dead) is False and process_alive(alive) is True and process_alive(elsewhere) is None
+    assert process_alive(f"{host}/{boot}/{os.getpid()}/{int(start) + 1}") is False  # the pid reused by another process
+
+    store = sqlite_uri(tmp_path)
+    client = MlflowClient(store)
+    experiment = client.create_experiment("orphans")
+    tokens = {"dead": dead, "alive": alive, "elsewhere": elsewhere, "untracked": None}
+    ids = {name: client.create_run(experiment, run_name=name, tags={"wmhseg.process": token} if token else {}).info.run_id
+           for name, token in tokens.items()}
+    engine = Engine(lambda engine, batch: None)
+    tracker = MLflowTracker(store, str(tmp_path / "eval"), experiment_name="orphans", run_name="next")
+    tracker.start(engine)  # a new run, no resume: only the run of the dead process is ended
+    tracker.finish(engine)
+    status = {name: client.get_run(run_id).info.status for name, run_id in ids.items()}
+    assert status == {"dead": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING", "untracked": "RUNNING"}
+    assert client.get_run(ids["dead"]).data.tags["wmhseg.end_reason"].startswith(f"its process ({dead}) died")
+
+
+def test_which_checkpoint_a_resume_continues_from(tmp_path):
+    """The decisions of ``record_launch`` on real files, for each state a kill can leave (see wmhseg.bundle.resume)."""
+    from wmhseg.bundle import atomic_torch_save, record_launch
+    from wmhseg.bundle.resume import write_run_record
+
+    latest, run_file = tmp_path / "models" / "latest.pt", tmp_path / "models" / "mlflow_run.json"
+    with pytest.raises(FileNotFoundError, match="nothing to resume; start the training without --resume"):
+        record_launch(latest, run_file, "true")  # never launched here
+    assert record_launch(latest, run_file, "false") is None  # launch A
+    write_run_record(run_file, {**read_run_record(run_file), "run_id": "A"})  # its tracker started
+    assert record_launch(latest, run_file, "true") is None  # A was killed before its first checkpoint: restart (B)
+    write_run_record(run_file, {**read_run_record(run_file), "run_id": "B"})
+    atomic_torch_save({"epoch": 1}, latest)  # B's first checkpoint
+    assert record_launch(latest, run_file, "true") == str(latest)  # B killed after it: resume B
+    assert read_run_record(run_file)["run_id"] == "B"
+    assert record_launch(latest, run_file, "true") == str(latest)  # that resume killed at once: resume B again
+    assert record_launch(latest, run_file, False) is None  # a new training C, in the same folder
+    write_run_record(run_file, {**read_run_record(run_file), "run_id": "C"})
+    assert record_launch(latest, run_file, True) is None  # C killed before its first checkpoint: B's is not C's
+    atomic_torch_save({"epoch": 1}, latest)  # the restarted training's first checkpoint
+    assert record_launch(latest, run_file, True) == str(latest)
+    run_file.unlink()  # a checkpoint without a record (tracking off): resumed as before
+    assert record_launch(latest, run_file, True) == str(latest)

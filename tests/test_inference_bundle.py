@@ -51,6 +51,8 @@ BAD = {
     "constant": "no signal",
     "tiny": "too small for the network",
     "absent": "file not found",
+    "mask": "looks like a mask or label map, not a FLAIR: integers with only 2 distinct values (0, 1)",
+    "labelmap": "looks like a mask or label map, not a FLAIR: integers with only 3 distinct values (0, 1, 2)",
 }
 
 
@@ -85,6 +87,8 @@ def cohort(tmp_path_factory):
     write_nifti(inputs / "nan.nii.gz", nan, AFFINES["RAS"])
     write_nifti(inputs / "constant.nii.gz", np.zeros(SHAPE, np.float32), AFFINES["RAS"])
     write_nifti(inputs / "tiny.nii.gz", phantom((12, 12, 3), (slice(2, 4),) * 3), AFFINES["RAS"])
+    write_nifti(inputs / "mask.nii.gz", blob_mask(), AFFINES["RAS"])  # the WMH mask given instead of the FLAIR
+    write_nifti(inputs / "labelmap.nii.gz", (data > 50).astype(np.int16) + (data > 500), AFFINES["LAS"])
 
     checkpoint = intensity_checkpoint(root / "model.pt")
     out = root / "out"
@@ -219,6 +223,32 @@ def test_rerun_skips_complete_subjects_redoes_changed_ones_and_is_deterministic(
     assert run_bundle(out, inputs, ckpt, threshold=0.9) is None  # other settings: not "complete"
     rows = read_csv(out / "summary.csv")
     assert {r["status"] for r in rows} == {"ok"} and {r["threshold"] for r in rows} == {"0.9"}
+
+
+def test_implausible_inputs_are_segmented_and_flagged_in_summaries_and_log(tmp_path, caplog):
+    head_blob = (slice(40, 50), slice(50, 60), slice(10, 14))
+    head = affine(np.diag([2.0, 2.0, 4.5]), (-96.0, -112.0, -72.0))  # 192 x 224 x 144 mm: a plausible FLAIR grid
+    inputs = {
+        "plausible": write_nifti(tmp_path / "plausible.nii.gz", phantom((96, 112, 32), head_blob), head),
+        "coarse": write_nifti(tmp_path / "coarse.nii.gz", phantom((24, 24, 16), (slice(8, 12),) * 3),
+                              affine(np.diag([10.0, 10.0, 10.0]), (0.0, 0.0, 0.0))),
+        "empty": write_nifti(tmp_path / "empty.nii.gz",
+                             np.pad(phantom((20, 20, 6), (slice(8, 12),) * 2 + (slice(2, 4),)), ((38, 38), (46, 46), (13, 13))),
+                             head),
+    }
+    expected = {"plausible": [], "coarse": ["coarse voxels of 10x10x10 mm"], "empty": ["mostly empty"]}
+    with caplog.at_level("INFO", logger="wmhseg.inference"):
+        assert run_bundle(tmp_path / "out", [str(p) for p in inputs.values()], intensity_checkpoint(tmp_path / "m.pt"),
+                          patch_size=[64, 64, 16], overlap=0.0, save_qc=False) is None
+    rows = {row["subject"]: row for row in read_csv(tmp_path / "out" / "summary.csv")}
+    for subject, texts in expected.items():
+        summary = json.loads((tmp_path / "out" / subject / "summary.json").read_text())
+        assert summary["status"] == "ok" and rows[subject]["status"] == "ok" and summary["wmh_voxels"] > 0
+        assert len(summary["warnings"]) == len(texts) and all(t in w for t, w in zip(texts, summary["warnings"]))
+        assert rows[subject]["warnings"] == "; ".join(summary["warnings"])
+        for warning in summary["warnings"]:
+            assert f"{inputs[subject]}: {warning}" in caplog.text
+    assert "3 processed, 0 skipped, 0 failed, 2 with warnings" in caplog.text
 
 
 def test_failure_while_writing_removes_the_partial_outputs(tmp_path):

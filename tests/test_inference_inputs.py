@@ -82,7 +82,7 @@ def test_size_check_uses_the_ras_network_grid():
 
 
 def test_brain_mask_must_share_the_grid_and_hold_brain(tmp_path):
-    image = check_image(write_nifti(tmp_path / "a.nii.gz", phantom(), AFFINES["LAS"]))
+    image, _ = check_image(write_nifti(tmp_path / "a.nii.gz", phantom(), AFFINES["LAS"]))
     good = write_nifti(tmp_path / "good.nii.gz", np.ones((40, 36, 10), np.uint8), AFFINES["LAS"])
     assert check_brain_mask(good, image).shape == image.shape
     moved = write_nifti(tmp_path / "moved.nii.gz", np.ones((40, 36, 10), np.uint8), AFFINES["RAS"])
@@ -91,3 +91,61 @@ def test_brain_mask_must_share_the_grid_and_hold_brain(tmp_path):
     empty = write_nifti(tmp_path / "empty.nii.gz", np.zeros((40, 36, 10), np.uint8), AFFINES["LAS"])
     with pytest.raises(ImageFileError, match="brain mask is empty"):
         check_brain_mask(empty, image)
+
+
+HEAD_SHAPE = (96, 112, 32)
+HEAD_AFFINE = affine(np.diag([2.0, 2.0, 4.5]), (-96.0, -112.0, -72.0))
+"""A plausible head FLAIR grid: 2 x 2 x 4.5 mm voxels, a 192 x 224 x 144 mm field of view."""
+
+
+@pytest.mark.parametrize(
+    "name, data, values",
+    [
+        ("binary_uint8", (phantom() > 500).astype(np.uint8), "2 distinct values (0, 1)"),
+        ("wmh_labels_float", (phantom() > 50).astype(np.float32) + (phantom() > 500), "3 distinct values (0, 1, 2)"),
+        ("six_classes", (np.indices(phantom().shape).sum(0) // 7 % 6).astype(np.int16), "6 distinct values (0, 1, 2, 3, 4, 5)"),
+    ],
+)
+def test_masks_and_label_maps_are_refused(tmp_path, name, data, values):
+    path = write_nifti(tmp_path / f"{name}.nii.gz", data, AFFINES["LAS"])
+    with pytest.raises(ImageFileError) as info:
+        check_image(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "looks like a mask or label map, not a FLAIR" in message
+    assert values in message and "\n" not in message
+
+
+def test_integer_flair_with_many_values_is_accepted(tmp_path):
+    path = write_nifti(tmp_path / "int16.nii.gz", np.round(phantom(HEAD_SHAPE, (slice(40, 50),) * 2 + (slice(10, 14),))
+                                                           ).astype(np.int16), HEAD_AFFINE)
+    image, warnings = check_image(path)
+    assert image.shape == HEAD_SHAPE and warnings == []
+
+
+def _head(blob: bool = True) -> np.ndarray:
+    return phantom(HEAD_SHAPE, (slice(40, 50), slice(50, 60), slice(10, 14)) if blob else (slice(0, 0),) * 3)
+
+
+@pytest.mark.parametrize(
+    "name, data, aff, expected",
+    [
+        ("coarse_10mm", phantom((24, 24, 16)), affine(np.diag([10.0, 10.0, 10.0]), (0, 0, 0)),
+         ["coarse voxels of 10x10x10 mm"]),
+        ("thick_9mm", phantom((192, 224, 16)), affine(np.diag([1.0, 1.0, 9.0]), (0, 0, 0)), ["coarse voxels of 1x1x9 mm"]),
+        ("few_cm", phantom(), AFFINES["RAS"], ["field of view of 40x36x30 mm is smaller than a head"]),
+        ("micrometres", _head(), affine(np.diag([0.002, 0.002, 0.0045]), (0, 0, 0)),
+         ["implausibly small for a head MRI", "field of view of 0.2x0.2x0.1 mm is smaller than a head"]),
+        ("metres_as_mm", _head(), affine(np.diag([20.0, 20.0, 45.0]), (0, 0, 0)),
+         ["coarse voxels", "larger than a head"]),
+        ("mostly_empty", np.pad(phantom((20, 20, 6)), ((38, 38), (46, 46), (13, 13))), HEAD_AFFINE,
+         ["mostly empty: only 0.2 % of the voxels hold signal"]),
+        ("plausible", _head(), HEAD_AFFINE, []),
+    ],
+)
+def test_implausible_geometry_is_accepted_with_warnings(tmp_path, name, data, aff, expected):
+    # on the default 1x1x3 mm network grid micrometre voxels are too small for the network; on the native grid they pass
+    target = None if name == "micrometres" else (1.0, 1.0, 3.0)
+    image, warnings = check_image(write_nifti(tmp_path / f"{name}.nii.gz", data.astype(np.float32), aff), target)
+    assert image.data is None and len(warnings) == len(expected), warnings
+    for warning, text in zip(warnings, expected):
+        assert text in warning and "\n" not in warning, warnings

@@ -154,9 +154,10 @@ def test_lesion_numerators_are_the_official_ones():
     # precision counts R components touching T (1 of 2), not detected T lesions over N_R (2/2, the pre-2017 bug)
     assert counts.recall == 1.0 and counts.precision == 0.5
     assert counts.f1 == pytest.approx(2 * 0.5 / 1.5)
-    assert_matches_official({"recall": counts.recall, "f1": counts.f1},
-                            {k: v for k, v in official_values(t.astype(np.float32), r.astype(np.uint8)).items()
-                             if k in ("recall", "f1")})
+    assert_matches_official(
+        {"recall": counts.recall, "f1": counts.f1},
+        {k: v for k, v in official_values(t.astype(np.float32), r.astype(np.uint8)).items() if k in ("recall", "f1")},
+    )
 
 
 def test_label2_is_dont_care():
@@ -173,8 +174,10 @@ def test_label2_is_dont_care():
     ref15 = volume(voxels=[(3, 3, 3)], value=1.5)
     wmh, ignore = reference_masks(ref15)
     assert wmh[3, 3, 3] and ignore[3, 3, 3]
-    assert_matches_official(evaluate_volumes(ref15, volume(voxels=[(3, 3, 3)]), (1, 1, 1)).metrics(),
-                            official_values(ref15, volume(voxels=[(3, 3, 3)])))
+    assert_matches_official(
+        evaluate_volumes(ref15, volume(voxels=[(3, 3, 3)]), (1, 1, 1)).metrics(),
+        official_values(ref15, volume(voxels=[(3, 3, 3)])),
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,8 +197,9 @@ def test_result_binarisation_by_dtype(dtype, values, expected):
     assert binarise_result(result).ravel().astype(int).tolist() == expected
     if dtype is not bool:  # the SimpleITK window agrees (bool has no SimpleITK pixel type)
         image = official.image_from_array(result)
-        official_binary = sitk.GetArrayFromImage(sitk.BinaryThreshold(
-            image, 1 if np.issubdtype(dtype, np.integer) else 0.5, 1000, 1, 0))
+        official_binary = sitk.GetArrayFromImage(
+            sitk.BinaryThreshold(image, 1 if np.issubdtype(dtype, np.integer) else 0.5, 1000, 1, 0)
+        )
         assert np.transpose(official_binary).ravel().tolist() == expected
 
 
@@ -233,7 +237,7 @@ def test_integer_reference_is_read_by_value():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# empty sets (wmh-evaluation.md section 8)
+# empty sets (as the official evaluation.py handles them, Kuijf et al., IEEE TMI 2019)
 
 EMPTY_CASES = {
     "both empty": ([], [], {"dsc": math.nan, "hd95": math.nan, "avd": math.nan, "recall": 1.0, "f1": 1.0}),

@@ -105,3 +105,69 @@ def test_ckpt_export_of_the_inference_network_matches_eager(tmp_path):
     x = torch.randn(1, 1, 48, 40, 7)
     with torch.no_grad():
         torch.testing.assert_close(exported(x), eager(x), atol=1e-4, rtol=1e-4)
+
+
+def _bad_checkpoints(folder):
+    """Checkpoint files that must not load into the tiny 3-class SA-UNet, and a phrase of the error each must give."""
+    from wmhseg.networks import get_network
+
+    good = tiny_saunet_checkpoint(folder / "good.pt").read_bytes()
+    (folder / "truncated.pt").write_bytes(good[: len(good) // 2])
+    (folder / "random.pt").write_bytes(bytes(range(256)) * 8)
+    torch.save(get_network("saunet3d", channels=[8, 8, 16, 16]), folder / "pickled.pt")
+    torch.save(get_network("backbone_333_bn", channels=[8, 8, 16, 16]).state_dict(), folder / "preset.pt")
+    torch.save(get_network("saunet3d", channels=[8, 8, 16, 16], out_channels=6).state_dict(), folder / "six.pt")
+    torch.save(get_network("saunet3d", channels=[16, 16, 32, 32]).state_dict(), folder / "wide.pt")
+    return {
+        "truncated": "is a damaged or truncated PyTorch checkpoint",
+        "random": "is not a PyTorch checkpoint",
+        "pickled": "holds a pickled Python object (wmhseg.networks.saunet3d.SAUNet3D), not a state_dict",
+        "preset": "trained with another network (26 missing",
+        "six": "wrong number of classes for the network SAUNet3D: the checkpoint's output head has 6 classes, the "
+               "network's 3; set the network's out_channels to 6",
+        "wide": "has the layers of the network SAUNet3D but other widths",
+    }
+
+
+FIXES = {  # how each message says to fix it
+    "truncated": "--ckpt PATH",
+    "random": "--ckpt PATH",
+    "pickled": "torch.save(model.state_dict(), PATH)",
+    "preset": "its layers are those of the presets backbone_333_bn or backbone_331_bn; pick the network",
+    "six": '--set network_options={"out_channels": 6}',
+    "wide": "--network NAME",
+}
+
+
+def test_bad_checkpoints_exit_2_naming_the_file_the_problem_and_the_fix(inputs, tmp_path, capsys):
+    _, files, _ = inputs
+    tiny = ["--set", 'network_options={"channels": [8,8,16,16]}', "--set", "patch_size=[32,32,8]", "--no-progress"]
+    for name, problem in _bad_checkpoints(tmp_path).items():
+        out = tmp_path / f"out_{name}"
+        code = main(["predict", files[0], "-o", str(out), "--ckpt", str(tmp_path / f"{name}.pt"), "--device", "cpu", *tiny])
+        stderr = capsys.readouterr().err
+        assert code == 2, (name, stderr)
+        message = stderr.strip().splitlines()[-1]
+        assert message.startswith(f"wmhseg predict: {tmp_path / f'{name}.pt'}: "), (name, message)
+        assert problem in message and FIXES[name] in message, (name, message)
+        assert "Unsupported operand" not in stderr and "Check the documentation of torch.load" not in stderr
+        assert not (out / "las").exists()
+    # the fix the message gives for the 6-class head works
+    six = ["--set", 'network_options={"channels": [8,8,16,16], "out_channels": 6}', "--set", "patch_size=[32,32,8]"]
+    code = main(["predict", files[0], "-o", str(tmp_path / "out_six"), "--ckpt", str(tmp_path / "six.pt"), "--device",
+                 "cpu", "--no-progress", *six])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "out_six" / "las" / "summary.json").read_text())["status"] == "ok"
+
+
+def test_bundle_names_a_truncated_checkpoint(inputs, tmp_path):
+    folder, files, ckpt = inputs
+    truncated = tmp_path / "model.pt"
+    truncated.write_bytes(ckpt.read_bytes()[:1000])
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "inference", "--config_file", str(INFERENCE_JSON),
+           "--bundle_root", str(folder), "--input", files[0], "--output_dir", str(tmp_path / "out"),
+           "--ckpt_file", str(truncated), "--progress", "False", "--network_options", '{"channels": [8,8,16,16]}']
+    result = _finish(_start(cmd, tmp_path))
+    assert result.returncode != 0
+    assert f"CheckpointError: {truncated}: is a damaged or truncated PyTorch checkpoint" in result.stderr, result.stderr[-3000:]
+    assert "Unsupported operand" not in result.stderr

@@ -22,7 +22,7 @@ def modules_of(net: nn.Module, kind: type) -> list[nn.Module]:
 def test_default_parameter_count_and_breakdown():
     net = SAUNet3D()
     assert n_params(net) == 5_340_315
-    # spec 3d-sa-unet.md §3.3 breakdown
+    # breakdown by part (Guo, arXiv:2309.08402)
     assert sum(n_params(m) for m in net.encoders) == 161_928
     assert n_params(net.bottleneck[0]) + n_params(net.bottleneck[2]) == 1_494_144
     assert n_params(net.bottleneck[1]) == 3_246_528
@@ -153,7 +153,7 @@ def test_ablation_switches_change_the_graph():
     bns = modules_of(batch, nn.BatchNorm3d)
     assert bns and all(bn.momentum == 0.01 and bn.eps == 1e-3 for bn in bns)
     iso = get_network("backbone_333_bn", **TINY)
-    assert iso.pool.kernel_size == (2, 2, 2)
+    assert [pool.kernel_size for pool in iso.pools] == [(2, 2, 2)] * 3
     assert {c.kernel_size for c in modules_of(iso, nn.Conv3d) if c.kernel_size != (1, 1, 1)} == {(3, 3, 3)}
     aniso = get_network("backbone_331_bn", **TINY)
     kernels = [c.kernel_size for c in modules_of(aniso, nn.Conv3d)]
@@ -193,3 +193,22 @@ def test_invalid_configuration_is_rejected():
         SAUNet3D(spatial_dims=2)
     with pytest.raises(ValueError, match="4 widths"):
         SAUNet3D(channels=(8, 16, 32))
+
+
+def test_per_level_kernels_and_pooling_as_dynunet():
+    uniform = SAUNet3D(**TINY)
+    listed = SAUNet3D(kernel_size=[(3, 3, 1)] * 3, pool_size=[(2, 2, 1)] * 3, **TINY)
+    listed.load_state_dict(uniform.state_dict())  # the same keys and shapes
+    x = torch.randn(1, 1, 16, 16, 4)
+    torch.testing.assert_close(listed.eval()(x), uniform.eval()(x), rtol=0, atol=0)
+
+    mixed = SAUNet3D(kernel_size=[(3, 3, 1), (3, 3, 1), 3], pool_size=[(2, 2, 1), (2, 2, 1), 2], **TINY).eval()
+    assert mixed.size_multiple == [8, 8, 2]
+    assert [p.kernel_size for p in mixed.pools] == [(2, 2, 1), (2, 2, 1), (2, 2, 2)]
+    assert mixed.encoders[2][0].conv.kernel_size == (3, 3, 3) and mixed.decoders[0][0].conv.kernel_size == (3, 3, 3)
+    assert mixed.encoders[0][0].conv.kernel_size == (3, 3, 1) and mixed.decoders[2][0].conv.kernel_size == (3, 3, 1)
+    assert mixed(torch.randn(1, 1, 16, 16, 6)).shape == (1, 3, 16, 16, 6)
+    with pytest.raises(ValueError, match="multiple of 2"):
+        mixed(torch.randn(1, 1, 16, 16, 5))
+    with pytest.raises(ValueError, match="one entry per stage"):
+        SAUNet3D(pool_size=[2, (2, 2, 1)], **TINY)

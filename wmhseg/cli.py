@@ -1,7 +1,8 @@
 """wmhseg command line: WMH segmentation on FLAIR MRI, one sub-command per task.
 
-Each sub-command lives in its own module, which provides ``add_arguments(parser)``
-and ``run(args) -> int``; this file only dispatches.
+Each sub-command lives in its own module of :mod:`wmhseg.commands` (``predict``:
+:mod:`wmhseg.predict`), which provides ``add_arguments(parser)`` and ``run(args) -> int``;
+this file only dispatches.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import sys
 
 # sub-command name -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("wmhseg.evaluation", "score predicted WMH masks with the official WMH challenge metrics"),
-    "prepare": ("wmhseg.data.prepare", "write a datalist: WMH challenge, a folder of FLAIR volumes, or phantoms"),
+    "evaluate": ("wmhseg.commands.evaluate", "score predicted WMH masks with the official WMH challenge metrics"),
+    "prepare": ("wmhseg.commands.prepare", "write a datalist: WMH challenge, a folder of FLAIR volumes, or phantoms"),
     "predict": ("wmhseg.predict", "segment WMH on FLAIR volumes: native-space masks, lesion tables, QC, summaries"),
-    "cross-validate": ("wmhseg.experiments.cross_validate_command", "train and evaluate a network fold by fold"),
-    "reproduce-tables": ("wmhseg.experiments.reproduce_command", "train the paper's variants, build its Tables 1-3"),
+    "cross-validate": ("wmhseg.commands.cross_validate", "train and evaluate a network fold by fold"),
+    "reproduce-tables": ("wmhseg.commands.reproduce_tables", "train the paper's variants, build its Tables 1-3"),
 }
 
 
@@ -29,6 +30,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command in (None, name):
             importlib.import_module(module_name).add_arguments(sub_parser)
     return parser
+
+
+def run_script(command: str, prog: str, description: str | None = None, argv: list[str] | None = None) -> int:
+    """Run one sub-command as a stand-alone script (the ``pipelines/*.py`` recipes): usage says ``prog``."""
+    module_name, help_text = SUBCOMMANDS[command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=prog, description=description or help_text)
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(sys.argv[1:] if argv is None else argv)) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:

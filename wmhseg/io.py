@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -177,6 +178,10 @@ def _one_line(err: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+_PARTIAL_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.partial")
+"""Names of :func:`atomic_path`'s temporary files: ``.<stem>.<8 hex digits>.partial<suffix>``."""
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success move it onto ``target`` with ``os.replace``.
@@ -198,6 +203,22 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def remove_partial_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_path` in ``folder`` (not recursive); return their paths.
+
+    A process killed while writing (``kill -9``, power loss) cannot clean up; a rerun
+    calls this on its output folders so that none is left behind.  Do not call it on a
+    folder that another process is writing to.
+    """
+    removed = []
+    for path in Path(folder).iterdir():
+        if _PARTIAL_NAME.match(path.name) and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager

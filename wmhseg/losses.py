@@ -1,8 +1,8 @@
 """The training loss of the 3D SA-UNet reference code, as an alternative to MONAI's ``DiceCELoss``.
 
 Guo C., 3D SA-UNet, arXiv:2309.08402, 2023: the published Keras code trains with
-``100 * (binary_crossentropy + 1 - dice)`` on the softmax of the three classes
-(``shared/specs/3d-sa-unet.md`` §8). Both terms pool every element of the batch:
+``100 * (binary_crossentropy + 1 - dice)`` on the softmax of the three classes.
+Both terms pool every element of the batch:
 
 * BCE: Keras binary cross-entropy of the softmax probabilities, clipped to
   ``[1e-7, 1 - 1e-7]``, against the one-hot target, averaged over all elements;
@@ -46,7 +46,9 @@ class ReferenceDiceBCELoss(nn.Module):
         if target.shape[1] == 1 and n_classes > 1:
             target = one_hot(target, num_classes=n_classes, dim=1)
         if target.shape != input.shape:
-            raise ValueError(f"target {tuple(target.shape)} matches neither input {tuple(input.shape)} nor its label map")
+            raise ValueError(
+                f"target {tuple(target.shape)} matches neither input {tuple(input.shape)} nor its label map"
+            )
         target = target.to(input.dtype)
         probs = torch.softmax(input, dim=1)
         clipped = probs.clamp(self.clip, 1.0 - self.clip)

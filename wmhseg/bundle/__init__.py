@@ -1,18 +1,20 @@
 """Python side of the wmhseg MONAI bundle (``bundle/``): what its configs call.
 
 The configs reference these by dotted name (``wmhseg.bundle.<name>``): locating the
-bundle and the executed config (:mod:`.context`), datalists and folds
-(:mod:`.datalist`), atomic and resumable checkpoints (:mod:`.checkpoints`), MLflow
-tracking (:mod:`.tracking`), multi-process helpers (:mod:`.distributed`), evaluation
-outputs and challenge tables (:mod:`.evaluation`) and command-line flags (:mod:`.options`).
+bundle and the executed config (:mod:`.context`), datalists, their checks and folds
+(:mod:`.datalist`), atomic and resumable checkpoints (:mod:`.checkpoints`), resuming a
+killed training (:mod:`.resume`), MLflow tracking (:mod:`.tracking`), multi-process
+helpers (:mod:`.distributed`), evaluation outputs and challenge tables
+(:mod:`.evaluation`) and command-line flags (:mod:`.options`).
 """
 
-from .checkpoints import AtomicCheckpointSaver, atomic_torch_save, existing_checkpoint
+from .checkpoints import AtomicCheckpointSaver, atomic_torch_save
 from .context import bundle_root, executed_config
 from .datalist import datalist_summary, load_split, resolve_datalist
 from .distributed import default_backend, from_rank_zero, is_distributed, is_rank0, quiet_other_ranks
 from .evaluation import ChallengeTables, SubjectFolderLayout
 from .options import as_bool
+from .resume import record_launch
 from .tracking import MLflowTracker, flatten_params, network_params, package_versions
 
 __all__ = [
@@ -26,7 +28,6 @@ __all__ = [
     "datalist_summary",
     "default_backend",
     "executed_config",
-    "existing_checkpoint",
     "flatten_params",
     "from_rank_zero",
     "is_distributed",
@@ -35,5 +36,6 @@ __all__ = [
     "network_params",
     "package_versions",
     "quiet_other_ranks",
+    "record_launch",
     "resolve_datalist",
 ]

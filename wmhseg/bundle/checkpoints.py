@@ -22,7 +22,6 @@ from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from .distributed import is_rank0
 from ..io import atomic_open
-from .options import as_bool
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +103,3 @@ class AtomicCheckpointSaver:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.best, self.best_epoch = state["best"], state["best_epoch"]
-
-
-def existing_checkpoint(path: str | Path, required: Any = True) -> str | None:
-    """``path`` if it is a file; if not, ``None``, or ``FileNotFoundError`` when ``required``."""
-    if Path(path).is_file():
-        return str(path)
-    if as_bool(required, "resume"):
-        raise FileNotFoundError(f"no checkpoint at {path}: nothing to resume or evaluate from.")
-    return None

@@ -1,8 +1,10 @@
-"""Datalists for the bundle: where the default one lives, folds, and a fingerprint for tracking.
+"""Datalists for the bundle: where the default one lives, folds, checks, and a fingerprint for tracking.
 
 A datalist is the project's decathlon-style JSON: ``{"name": ..., "training": [{"image",
 "label", "subject", "scanner", "fold", ...}], optional "test": [...]}`` with paths relative
-to the JSON file's folder.
+to the JSON file's folder.  :func:`load_split` refuses, before any training starts, a split
+that is empty or whose entries have missing files, labels on another grid than their image
+or label values outside the task's classes, naming every bad entry.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from ..io import NIFTI_SUFFIXES, image_suffix, read_native
 
 DATALIST_NAME = "datalist.json"
 PATH_KEYS = ("image", "label", "t1", "brain_mask")
@@ -51,46 +58,144 @@ def _read(datalist: str | Path) -> dict:
     return content
 
 
+def _describe(list_name: str, index: int, item: dict[str, Any]) -> str:
+    subject = f" (subject {item['subject']})" if "subject" in item else ""
+    return f"{list_name!r} item {index}{subject}"
+
+
+def _geometry(path: Path) -> tuple[tuple[int, ...], np.ndarray] | None:
+    """Shape (trailing singleton axes dropped) and voxel-to-world affine from a NIfTI or ITK header; None otherwise."""
+    suffix = image_suffix(path)
+    if suffix in NIFTI_SUFFIXES:
+        header = nib.load(str(path))
+        shape, affine = tuple(int(n) for n in header.shape), np.asarray(header.affine, dtype=float)
+    elif suffix is not None:
+        image = read_native(path, load_data=False)
+        shape, affine = image.shape, image.affine
+    else:
+        return None
+    while len(shape) > 2 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape, affine
+
+
+def _fmt_shape(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _label_values(path: Path) -> np.ndarray:
+    """The distinct voxel values of a NIfTI or ITK label file."""
+    if image_suffix(path) in NIFTI_SUFFIXES:
+        return np.unique(np.asarray(nib.load(str(path)).dataobj))
+    return np.unique(read_native(path).data)
+
+
+def check_items(
+    items: Sequence[dict[str, Any]],
+    names: Sequence[str] | None = None,
+    num_classes: int | None = 3,
+    atol_mm: float = 1e-3,
+) -> list[str]:
+    """Problems of labelled datalist items (absolute paths) that would spoil a training: one line each.
+
+    ``names`` says which entry each item is in the problems (default ``item <i>``).
+
+    For every item whose image and label are NIfTI or ITK files (others, e.g. ``.tif``
+    slices, are left to their readers): the label must lie on the image's voxel grid
+    (same shape, affines equal within ``atol_mm``) and, unless ``num_classes`` is None,
+    hold only the integer classes ``0 .. num_classes - 1``.  Files whose header cannot be
+    read are left to the data loader, which names them.
+    """
+    problems = []
+    for index, item in enumerate(items):
+        if "label" not in item:
+            continue
+        image, label = Path(item["image"]), Path(item["label"])
+        try:
+            image_grid, label_grid = _geometry(image), _geometry(label)
+        except Exception:  # unreadable files fail in the loader with their own message
+            continue
+        if image_grid is None or label_grid is None:
+            continue
+        what = names[index] if names is not None else f"item {index}"
+        if image_grid[0] != label_grid[0] or not np.allclose(image_grid[1], label_grid[1], atol=atol_mm):
+            if image_grid[0] == label_grid[0]:
+                difference = f"affines differ by up to {float(np.abs(image_grid[1] - label_grid[1]).max()):.3g} mm"
+            else:
+                difference = f"label shape {_fmt_shape(label_grid[0])}, image shape {_fmt_shape(image_grid[0])}"
+            problems.append(f"{what}: label {label} is not on the voxel grid of its image {image} ({difference}); "
+                            "resample the label onto the image (nearest neighbour) or fix the pairing")
+            continue
+        if num_classes is None:
+            continue
+        try:
+            values = _label_values(label)
+        except Exception:
+            continue
+        bad = values[(values < 0) | (values > num_classes - 1) | (np.abs(values - np.round(values)) > 1e-3)]
+        if bad.size:
+            shown = ", ".join(f"{v:g}" for v in bad[:6]) + (", ..." if bad.size > 6 else "")
+            classes = "0 background, 1 WMH, 2 other pathology"
+            classes += f", up to {num_classes - 1}" if num_classes > 3 else ""
+            problems.append(f"{what}: label {label} holds values outside the classes 0..{num_classes - 1} ({shown}); "
+                            f"a label map holds the classes {classes}")
+    return problems
+
+
 def load_split(
     datalist: str | Path,
     split: str = "training",
     fold: int = 0,
     keys: Sequence[str] = ("image", "label", "subject", "scanner"),
+    num_classes: int | None = 3,
 ) -> list[dict[str, Any]]:
-    """Items of one split of ``datalist`` with absolute paths, restricted to ``keys``.
+    """Items of one split of ``datalist`` with absolute paths, restricted to ``keys``, checked.
 
     ``split``: ``"training"`` (every ``training`` item whose ``fold`` differs from
     ``fold``), ``"validation"`` (those whose ``fold`` equals it), ``"test"`` (the
     ``test`` list) or ``"all"`` (every ``training`` item).  Raises ``ValueError``
-    naming the datalist when a key is missing, a fold is absent or a split is empty,
-    and ``FileNotFoundError`` for a missing image or label file.
+    naming the datalist when a key is missing, a fold is absent, a split is empty or an
+    item fails :func:`check_items` (label on another grid, label values outside
+    ``0 .. num_classes - 1``; every such item is listed), and ``FileNotFoundError`` for
+    missing image or label files (all listed), so that a training fails before its first
+    iteration with each bad entry named.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
     path = Path(datalist).resolve()
     content = _read(path)
-    items = content.get("test", []) if split == "test" else content["training"]
+    list_name = "test" if split == "test" else "training"
+    items = list(enumerate(content.get(list_name, [])))
     if split in ("training", "validation"):
-        folds = sorted({item.get("fold") for item in items}, key=str)
+        if not items:
+            raise ValueError(f"datalist {path}: its 'training' list is empty.")
+        folds = sorted({item.get("fold") for _, item in items}, key=str)
         if None in folds:
             raise ValueError(f"datalist {path}: every 'training' item needs a 'fold' to split on.")
         if int(fold) not in folds:
             raise ValueError(f"datalist {path}: fold {fold} not present; folds are {folds}.")
-        items = [item for item in items if (item["fold"] == int(fold)) == (split == "validation")]
+        items = [(i, item) for i, item in items if (item["fold"] == int(fold)) == (split == "validation")]
     if not items:
         raise ValueError(f"datalist {path}: the {split!r} split (fold {fold}) is empty.")
-    selected = []
-    for index, item in enumerate(items):
+    selected, names, absent = [], [], []
+    for index, item in items:
+        name = _describe(list_name, index, item)
         missing = [key for key in keys if key not in item]
         if missing:
-            raise ValueError(f"datalist {path}: item {index} of {split!r} lacks {missing}.")
+            raise ValueError(f"datalist {path}: {name} lacks {missing}.")
         entry = {key: item[key] for key in keys}
         for key in PATH_KEYS:
             if key in entry:
                 entry[key] = str((path.parent / entry[key]).resolve())
                 if not Path(entry[key]).is_file():
-                    raise FileNotFoundError(f"datalist {path}: {key} of item {index} not found: {entry[key]}.")
+                    absent.append(f"{name}: {key} not found: {entry[key]}")
         selected.append(entry)
+        names.append(name)
+    if absent:
+        raise FileNotFoundError(f"datalist {path}: {len(absent)} file(s) not found:\n  " + "\n  ".join(absent))
+    problems = check_items(selected, names, num_classes)
+    if problems:
+        raise ValueError(f"datalist {path}: {len(problems)} bad item(s):\n  " + "\n  ".join(problems))
     return selected
 
 

@@ -9,6 +9,8 @@ logs without extra flags:
 
 * a new run per launch (named ``run_name``, else ``<prefix>_<timestamp>``), or, when
   resuming, the run recorded in ``run_file`` by the interrupted launch, set back to RUNNING;
+  runs of the experiment left RUNNING by a process that died (``kill -9``) are ended KILLED
+  (see :mod:`wmhseg.bundle.resume`);
 * parameters: the flattened ``params`` mapping, the data set (name, sha256 of the datalist
   file, sizes) and package versions;
 * per iteration: the loss and each optimizer group's learning rate;
@@ -47,6 +49,7 @@ from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 from ..networks import network_preset
 from .datalist import datalist_summary
 from .distributed import is_rank0
+from .resume import process_alive, process_token, read_run_record, write_run_record
 from ..io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -138,7 +141,8 @@ class MLflowTracker:
         artifacts: files or folders logged when the run ends (missing ones are skipped).
         validator: the validation engine of a trainer; its metrics are logged at the
             trainer's epoch and written to ``metrics.csv``.
-        run_file: JSON file recording the run id, read back when ``resume`` is true.
+        run_file: JSON file recording the run id (the launch record of :mod:`wmhseg.bundle.resume`),
+            read back when ``resume`` is true.
         resume: continue the run recorded in ``run_file`` instead of starting one.
         iteration_log: log loss and learning rates every this many iterations (0: never).
         output_transform: maps ``engine.state.output`` to the loss.
@@ -211,9 +215,9 @@ class MLflowTracker:
         return experiment.experiment_id
 
     def _previous_run_id(self) -> str | None:
-        if not (self.resume and self.run_file and self.run_file.is_file()):
+        record = read_run_record(self.run_file) if self.resume else None
+        if not record or not record.get("run_id"):
             return None
-        record = json.loads(self.run_file.read_text())
         if record.get("tracking_uri") != self.tracking_uri:
             logger.warning(
                 f"{self.run_file} records a run in {record.get('tracking_uri')}, not {self.tracking_uri}: "
@@ -222,30 +226,43 @@ class MLflowTracker:
             return None
         return record["run_id"]
 
+    def _end_orphans(self, experiment_id: str, keep: str | None) -> None:
+        """End as KILLED the RUNNING runs of the experiment whose process died without ending them."""
+        for run in self.client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
+            token = run.data.tags.get("wmhseg.process")
+            if run.info.run_id == keep or token is None or process_alive(token) is not False:
+                continue
+            self.client.set_tag(run.info.run_id, "wmhseg.end_reason",
+                                f"its process ({token}) died without ending the run; ended by run {self.run_name}")
+            self.client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            logger.warning(f"MLflow: run {run.info.run_name} ({run.info.run_id}) was left RUNNING by a process that "
+                           "died; ended it as KILLED")
+
     def start(self, engine: Engine) -> None:
         """Create (or, when resuming, reopen) the run and log parameters and the config."""
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
         experiment_id = self._experiment_id()
         previous = self._previous_run_id()
+        self._end_orphans(experiment_id, keep=previous)
         if previous is not None:
             run = self.client.get_run(previous)
             self.run_id, self.run_name = previous, run.info.run_name
             self.client.update_run(self.run_id, status=RunStatus.to_string(RunStatus.RUNNING))
             resumes = int(run.data.tags.get("wmhseg.resumes", "0")) + 1
             self.client.set_tag(self.run_id, "wmhseg.resumes", str(resumes))
+            self.client.set_tag(self.run_id, "wmhseg.process", process_token())
             logger.info(f"MLflow: resuming run {self.run_name} ({self.run_id}) in {self.tracking_uri}")
         else:
-            run = self.client.create_run(experiment_id, run_name=self.run_name, tags=self.tags)
+            tags = {**self.tags, "wmhseg.process": process_token()}
+            run = self.client.create_run(experiment_id, run_name=self.run_name, tags=tags)
             self.run_id = run.info.run_id
             logger.info(f"MLflow: run {self.run_name} ({self.run_id}) in {self.tracking_uri}")
         self.run_dir = self.output_dir / "runs" / self.run_name
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.run_file is not None:
-            self.run_file.parent.mkdir(parents=True, exist_ok=True)
             record = {"run_id": self.run_id, "run_name": self.run_name, "tracking_uri": self.tracking_uri}
-            with atomic_open(self.run_file) as stream:
-                json.dump(record, stream, indent=2)
+            write_run_record(self.run_file, {**(read_run_record(self.run_file) or {}), **record})
         self._load_history()
         self._log_params(engine)
         if self.config is not None:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .datalist import write_datalist
 from .io import save_nifti
-from .synthetic.dataset import _locked, default_root
+from .synthetic.dataset import default_root, folder_lock
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -118,7 +118,7 @@ def axial_slice_datalist(
     path = folder / "datalist.json"
     if _is_complete(path, key):
         return path
-    with _locked(folder):
+    with folder_lock(folder):
         if not _is_complete(path, key):
             content = json.loads(source.read_text())
             splits: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}

@@ -27,7 +27,7 @@ from .io import grid_mismatch, image_problem
 
 logger = logging.getLogger(__name__)
 
-# innermost site folder (lower case) -> scanner name (spec wmh-evaluation.md, section 10)
+# innermost site folder (lower case) -> scanner name, as the challenge names them (Kuijf et al., IEEE TMI 2019)
 SITE_SCANNERS = {"utrecht": "Utrecht", "singapore": "Singapore", "ge3t": "GE3T", "ge1t5": "GE1T5"}
 SPLITS = ("training", "test")
 IGNORED_FOLDERS = ("additional_annotations",)
@@ -92,16 +92,18 @@ def _skip(result: ImportResult, subject: ChallengeSubject, path: Path, reason: s
     message = f"skipping {subject.split} subject {subject.subject} ({subject.scanner}): {path}: {reason}"
     warnings.warn(message, stacklevel=3)
     logger.warning(message)
-    result.skipped.append({"subject": subject.subject, "scanner": subject.scanner, "path": str(path),
-                           "reason": reason})
+    result.skipped.append({"subject": subject.subject, "scanner": subject.scanner, "path": str(path), "reason": reason})
 
 
 def collect(root: str | os.PathLike, include_t1: bool = True, full_read: bool = True) -> ImportResult:
     """Check every subject's files and build the datalist entries (absolute paths, no folds yet)."""
     result = ImportResult()
     for subject in find_subjects(root):
-        image, label, t1 = subject.folder / "pre" / "FLAIR.nii.gz", subject.folder / "wmh.nii.gz", \
-            subject.folder / "pre" / "T1.nii.gz"
+        image, label, t1 = (
+            subject.folder / "pre" / "FLAIR.nii.gz",
+            subject.folder / "wmh.nii.gz",
+            subject.folder / "pre" / "T1.nii.gz",
+        )
         problem = next(((p, r) for p in (image, label) if (r := image_problem(p, full_read)) is not None), None)
         if problem is not None:
             _skip(result, subject, *problem)
@@ -152,9 +154,14 @@ def import_wmh_challenge(
     training = assign_folds(result.training, num_folds=num_folds, scheme=scheme, seed=seed) if result.training else []
     folds = len({e["scanner"] for e in training}) if scheme == "leave-one-scanner-out" else num_folds
     return write_datalist(
-        output, training, test=result.test or None, name="wmh-challenge",
+        output,
+        training,
+        test=result.test or None,
+        name="wmh-challenge",
         description="WMH Segmentation Challenge (doi:10.34894/AECRSD, CC-BY-NC-4.0); FLAIR from pre/",
-        fold_scheme=scheme, num_folds=folds, fold_seed=seed,
+        fold_scheme=scheme,
+        num_folds=folds,
+        fold_seed=seed,
         scanners=sorted({e["scanner"] for e in result.training + result.test}, key=natural_key),
         skipped=result.skipped,
     )

@@ -18,14 +18,15 @@ import numpy as np
 from mlflow import MlflowClient
 
 from ..bundle import load_split
-from .qc import render_comparison
+from ..reporting.qc import render_comparison
 from .results import read_per_case
 
 __all__ = ["log_evaluation_qc"]
 
 
-def log_evaluation_qc(client: MlflowClient, run_id: str, datalist: Path, split: str, fold: int, eval_dir: Path,
-                      qc_cases: int) -> list[Path]:
+def log_evaluation_qc(
+    client: MlflowClient, run_id: str, datalist: Path, split: str, fold: int, eval_dir: Path, qc_cases: int
+) -> list[Path]:
     """Draw the first ``qc_cases`` cases of the evaluation in ``eval_dir`` and log them to run ``run_id``.
 
     Raises ``FileNotFoundError`` when the evaluation wrote no ``per_case.csv`` (it did not finish).

@@ -6,9 +6,16 @@ runs that config.
 
 from .batch import COHORT_FILE, OUTPUT_FILES, SUMMARY_FILE, BatchRun, Subject, SubjectsFailedError
 from .bundle import bundle_version, default_bundle_dir
-from .checkpoint import CheckpointError, checkpoint_info, load_network_weights
+from .checkpoint import CheckpointError, checkpoint_info, load_network_weights, read_checkpoint
 from .inferer import ProbabilitySlidingWindowInferer
-from .inputs import check_brain_mask, check_image, discover_inputs, network_grid_shape, sample_phantom
+from .inputs import (
+    check_brain_mask,
+    check_image,
+    discover_inputs,
+    network_grid_shape,
+    plausibility_warnings,
+    sample_phantom,
+)
 from .windows import WindowPlan, activation_bytes_per_voxel, peak_activation_bytes, plan_windows, size_multiple
 from .writer import GeometryError, SubjectWriter
 
@@ -35,6 +42,8 @@ __all__ = [
     "network_grid_shape",
     "peak_activation_bytes",
     "plan_windows",
+    "plausibility_warnings",
+    "read_checkpoint",
     "sample_phantom",
     "size_multiple",
 ]

@@ -1,8 +1,9 @@
 """One inference run over a cohort: which subjects to process, skip or refuse, and the cohort summary.
 
 A :class:`BatchRun` is built before any image is loaded by the network's data loader.
-It checks every subject (:func:`~wmhseg.inference.inputs.check_image`), so that bad
-inputs fail with a one-line reason while the others run; it skips subjects whose
+It removes temporary files that an interrupted run left behind, checks every subject
+(:func:`~wmhseg.inference.inputs.check_image`), so that bad inputs fail with a one-line
+reason while the others run and implausible ones carry warnings; it skips subjects whose
 outputs are complete and were made from the same input, checkpoint and settings
 (unless ``overwrite``); it collects what the :class:`~wmhseg.inference.writer.SubjectWriter`
 reports; and :meth:`BatchRun.finalize` writes ``summary.csv`` and raises
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io import ImageFileError, NativeImage, sha256_file
+from ..io import ImageFileError, NativeImage, remove_partial_files, sha256_file
 from ..reporting.summary import cohort_row, read_subject_summary, write_cohort_csv, write_subject_summary
 from .checkpoint import checkpoint_info
 from .inputs import check_brain_mask, check_image
@@ -57,6 +58,7 @@ class Subject:
     fingerprint: str | None = None
     status: str = "pending"
     error: str = ""
+    warnings: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
     """Seconds of the planning stages: ``check`` (read and check the image and brain mask), ``hash`` (SHA-256)."""
@@ -109,6 +111,7 @@ class BatchRun:
         self.overwrite = overwrite
         self.subjects: dict[str, Subject] = {}
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        remove_partial_files(self.output_dir)
         for entry in subjects:
             self._plan(entry)
         n = len(self.subjects)
@@ -132,9 +135,11 @@ class BatchRun:
             raise ValueError(f"subject {name!r} is given twice")
         subject = Subject(name, str(entry["image"]), self.output_dir / name, entry.get("brain_mask"))
         self.subjects[name] = subject
+        if subject.out_dir.is_dir():
+            remove_partial_files(subject.out_dir)
         try:
             start = time.perf_counter()
-            subject.image = check_image(subject.image_path, self.target_spacing, self.min_image_size)
+            subject.image, subject.warnings = check_image(subject.image_path, self.target_spacing, self.min_image_size)
             if subject.brain_mask_path:
                 check_brain_mask(subject.brain_mask_path, subject.image)
             checked = time.perf_counter()
@@ -148,6 +153,8 @@ class BatchRun:
         except Exception as err:  # any other reason this file cannot be used must not stop the others
             self.record_failure(name, f"{subject.image_path}: {type(err).__name__}: {err}")
             return
+        for warning in subject.warnings:
+            logger.warning(f"{subject.image_path}: {warning}")
         subject.fingerprint = self._fingerprint(subject)
         previous = read_subject_summary(subject.out_dir / SUMMARY_FILE)
         if previous is None or self.overwrite:
@@ -189,6 +196,7 @@ class BatchRun:
             "subject": name,
             "status": "failed",
             "error": subject.error,
+            "warnings": subject.warnings,
             "input": {"path": subject.image_path, "brain_mask": subject.brain_mask_path},
         }
         subject.summary = summary
@@ -212,7 +220,7 @@ class BatchRun:
         rows = []
         for subject in self.subjects.values():
             row = cohort_row({**subject.summary, "subject": subject.subject, "status": subject.status,
-                              "error": subject.error, "output_dir": str(subject.out_dir)})
+                              "error": subject.error, "warnings": subject.warnings, "output_dir": str(subject.out_dir)})
             row["input"] = row["input"] or subject.image_path
             rows.append(row)
         path = self.output_dir / COHORT_FILE
@@ -230,7 +238,9 @@ class BatchRun:
         failed = self.failed
         n_ok = sum(s.status == "ok" for s in self.subjects.values())
         n_skipped = sum(s.status == "skipped" for s in self.subjects.values())
-        logger.info(f"{n_ok} processed, {n_skipped} skipped, {len(failed)} failed; summary: {path}")
+        n_warned = sum(bool(s.warnings) for s in self.subjects.values())
+        logger.info(f"{n_ok} processed, {n_skipped} skipped, {len(failed)} failed, {n_warned} with warnings; "
+                    f"summary: {path}")
         if failed:
             lines = "\n".join(f"  {s.error}" for s in failed)
             raise SubjectsFailedError(f"{len(failed)} of {len(self.subjects)} subject(s) failed (see {path}):\n{lines}")

@@ -164,14 +164,91 @@ def _fmt(values: Sequence[float]) -> str:
     return "x".join(f"{v:g}" for v in values)
 
 
+MAX_LABEL_VALUES = 16
+"""An image of integers with at most this many distinct values is a mask or label map, not a FLAIR."""
+MAX_IN_PLANE_MM = 3.0
+"""Largest plausible in-plane voxel size of a FLAIR (the second smallest of the three sizes)."""
+MAX_SLICE_MM = 7.0
+"""Largest plausible slice thickness of a FLAIR (the largest of the three voxel sizes)."""
+MIN_VOXEL_MM = 0.2
+"""Smallest plausible voxel size of a head MRI; smaller ones suggest spacings in the wrong unit."""
+FIELD_OF_VIEW_MM = (80.0, 400.0)
+"""Plausible extent of a head FLAIR along each voxel axis, in mm."""
+MIN_FOREGROUND_FRACTION = 0.05
+"""Smallest plausible share of voxels with signal (a skull-stripped brain fills about 15 % of its box)."""
+
+
+def _label_values(data: np.ndarray) -> np.ndarray | None:
+    """The distinct values of ``data`` if it holds integers only and at most :data:`MAX_LABEL_VALUES` of them."""
+    flat = data.ravel(order="K")  # a view, whatever the memory order
+    if np.unique(flat[:: max(1, flat.size // 65536)]).size > MAX_LABEL_VALUES:  # fast answer for real images
+        return None
+    if not np.array_equal(flat, np.round(flat)):
+        return None
+    values = np.unique(flat)
+    return values if values.size <= MAX_LABEL_VALUES else None
+
+
+def _foreground_fraction(data: np.ndarray) -> float:
+    """Share of voxels brighter than a tenth of the way from the background to the bright end.
+
+    The background is the 1st percentile (robust to interpolation undershoot), the bright
+    end the 99.9th percentile of the voxels above it; both from a subsample of a million voxels.
+    """
+    flat = data.ravel(order="K")  # a view, whatever the memory order
+    sample = flat[:: max(1, flat.size // 1_000_000)]
+    low = float(np.percentile(sample, 1))
+    above = sample[sample > low]
+    high = float(np.percentile(above, 99.9)) if above.size else low
+    return float(np.count_nonzero(flat > low + 0.1 * (high - low))) / flat.size
+
+
+def plausibility_warnings(image: NativeImage, data: np.ndarray) -> list[str]:
+    """One-line warnings about what is implausible for a head FLAIR in ``image`` (geometry) and ``data`` (voxels).
+
+    Checked: voxel sizes (in-plane above :data:`MAX_IN_PLANE_MM`, slices above
+    :data:`MAX_SLICE_MM`, any below :data:`MIN_VOXEL_MM`), the field of view along each
+    voxel axis (outside :data:`FIELD_OF_VIEW_MM`) and the share of voxels with signal
+    (below :data:`MIN_FOREGROUND_FRACTION`).  Such an image is still segmented; the warnings
+    say why the result may be wrong.
+    """
+    found = []
+    spacing = np.asarray(image.spacing, dtype=float)
+    ordered = np.sort(spacing)
+    if ordered[1] > MAX_IN_PLANE_MM or ordered[2] > MAX_SLICE_MM:
+        found.append(f"coarse voxels of {_fmt(np.round(spacing, 3))} mm (FLAIR is usually at most "
+                     f"{MAX_IN_PLANE_MM:g} mm in-plane and {MAX_SLICE_MM:g} mm thick): "
+                     "lesions will be missed or mis-sized")
+    if ordered[0] < MIN_VOXEL_MM:
+        found.append(f"voxels of {_fmt(np.round(spacing, 4))} mm are implausibly small for a head MRI: "
+                     "are the header's voxel sizes in another unit than mm?")
+    extent = spacing * np.asarray(image.shape, dtype=float)
+    low_fov, high_fov = FIELD_OF_VIEW_MM
+    if extent.min() < low_fov:
+        found.append(f"field of view of {_fmt(np.round(extent, 1))} mm is smaller than a head (under {low_fov:g} mm "
+                     "along an axis): a cropped volume, or wrong voxel sizes?")
+    if extent.max() > high_fov:
+        found.append(f"field of view of {_fmt(np.round(extent, 1))} mm is larger than a head (over {high_fov:g} mm "
+                     "along an axis): wrong voxel sizes?")
+    fraction = _foreground_fraction(data)
+    if fraction < MIN_FOREGROUND_FRACTION:
+        found.append(f"mostly empty: only {100 * fraction:.1f} % of the voxels hold signal "
+                     f"(a head FLAIR has at least {100 * MIN_FOREGROUND_FRACTION:g} %)")
+    return found
+
+
 def check_image(
     path: PathLike, target_spacing: Sequence[float] | None = None, min_image_size: Sequence[int] = (32, 32, 4)
-) -> NativeImage:
-    """Read ``path`` and check that the network can segment it; return its geometry (no voxel data).
+) -> tuple[NativeImage, list[str]]:
+    """Read ``path`` and check that the network can segment it.
+
+    Returns:
+        the image's geometry (no voxel data) and its :func:`plausibility_warnings`.
 
     Raises:
         ImageFileError: one line, starting with the path: unreadable, not 3D (or 4D with one
-            volume), an invalid affine, non-finite values, no signal, or smaller than
+            volume), an invalid affine, non-finite values, no signal, a mask or label map
+            (integers with at most :data:`MAX_LABEL_VALUES` distinct values), or smaller than
             ``min_image_size`` voxels (RAS order) on the network's grid.
     """
     image = read_native(path)
@@ -185,14 +262,20 @@ def check_image(
     low, high = float(data.min()), float(data.max())
     if high <= low:
         raise ImageFileError(f"{path}: holds no signal (every voxel is {low:g})")
+    values = _label_values(data)
+    if values is not None:
+        shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if values.size > 8 else "")
+        raise ImageFileError(f"{path}: looks like a mask or label map, not a FLAIR: integers with only {values.size} "
+                             f"distinct values ({shown}); give the FLAIR image itself")
     grid, spacing = network_grid_shape(image, target_spacing)
     if any(n < m for n, m in zip(grid, min_image_size)):
         raise ImageFileError(
             f"{path}: too small for the network: {_fmt(grid)} voxels at {_fmt(spacing)} mm (RAS) after resampling, "
             f"needs at least {_fmt(min_image_size)}"
         )
+    warnings = plausibility_warnings(image, data)
     image.data = None
-    return image
+    return image, warnings
 
 
 def check_brain_mask(path: PathLike, image: NativeImage, atol_mm: float = 1e-3) -> NativeImage:

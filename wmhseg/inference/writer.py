@@ -208,6 +208,7 @@ class SubjectWriter:
         summary = {
             "subject": subject.subject,
             "status": "ok",
+            "warnings": list(subject.warnings),
             "wmh_volume_ml": volume_ml,
             "wmh_voxels": n_voxels,
             "lesion_count": n_lesions,

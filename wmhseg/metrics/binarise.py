@@ -1,4 +1,5 @@
-"""The official masking and binarisation of the WMH challenge evaluation (``wmh-evaluation.md`` §3).
+"""The official masking and binarisation of the WMH challenge evaluation (Kuijf et al., IEEE TMI 2019;
+hjkuijf/wmhchallenge ``evaluation.py``, ``getImages``).
 
 * Reference: T = label 1 (``0.5 <= ref <= 1.5``); label 2 (``1.5 <= ref <= 2.5``) is "don't care".
   The reference is compared as float64 values, which is what the official script does for the challenge's
@@ -32,7 +33,7 @@ def reference_masks(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def result_window(dtype: np.dtype) -> tuple[float, float]:
     """Inclusive (lower, upper) foreground window the official script applies to a result of this dtype."""
     dtype = np.dtype(dtype)
-    if dtype == bool or np.issubdtype(dtype, np.unsignedinteger) or np.issubdtype(dtype, np.signedinteger):
+    if dtype.kind == "b" or np.issubdtype(dtype, np.unsignedinteger) or np.issubdtype(dtype, np.signedinteger):
         if dtype == np.int8:
             raise ValueError(
                 "int8 results cannot be evaluated: the official script fails on them (the bound 1000 wraps to "

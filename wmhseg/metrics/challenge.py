@@ -2,7 +2,7 @@
 
 Kuijf H.J. et al., "Standardized Assessment of Automatic Segmentation of White Matter Hyperintensities and
 Results of the WMH Segmentation Challenge", IEEE TMI 38(11):2556-2568, 2019; official script
-hjkuijf/wmhchallenge ``evaluation.py``. The exact semantics are in ``wmh-evaluation.md``; in short, on the
+hjkuijf/wmhchallenge ``evaluation.py``, whose semantics this module restates; in short, on the
 reference WMH mask T (label 1) and the binarised result R (label 2 of the reference removed):
 
 * **DSC** = 2|T∩R| / (|T| + |R|).

@@ -2,7 +2,7 @@
 
 The official evaluation maps contour voxels to physical points with the reference's origin, spacing and
 direction (``TransformIndexToPhysicalPoint``: p = origin + D·(spacing ∘ index); Kuijf et al., IEEE TMI 2019;
-``wmh-evaluation.md`` §5). Only the 3×3 part M = D·diag(spacing) matters for distances, and since D is
+hjkuijf/wmhchallenge ``evaluation.py``, ``getHausdorff``). Only the 3×3 part M = D·diag(spacing) matters for distances, and since D is
 orthonormal, only the spacing matters up to the rounding of D in the file header.
 """
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 import torch.nn as nn
 from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Conv, Pool
-from monai.networks.nets.densenet import _DenseBlock
 
-from .size_contract import check_spatial_size
+from .blocks import DenseBlock
+from .encoder_decoder import EncoderDecoder
 
 
 def _dense_level(
@@ -24,27 +23,42 @@ def _dense_level(
     norm: str | tuple,
     act: str | tuple,
 ) -> nn.Sequential:
-    """MONAI DenseNet block (``layers`` × BN-ReLU-Conv1×1-BN-ReLU-Conv3×3, each output concatenated)
-    followed by a 1×1 conv → norm → act transition to ``out_channels``."""
+    """A :class:`~wmhseg.networks.blocks.DenseBlock` (``layers`` × BN-ReLU-Conv1×1-BN-ReLU-Conv3×3, each
+    output concatenated) followed by a 1×1 conv → norm → act transition to ``out_channels``."""
     return nn.Sequential(
-        _DenseBlock(spatial_dims, layers, in_channels, bn_size, growth_rate, dropout_prob, act=act, norm=norm),
+        DenseBlock(
+            spatial_dims=spatial_dims,
+            layers=layers,
+            in_channels=in_channels,
+            growth_rate=growth_rate,
+            bn_size=bn_size,
+            dropout_prob=dropout_prob,
+            act=act,
+            norm=norm,
+        ),
         Convolution(
-            spatial_dims, in_channels + layers * growth_rate, out_channels, kernel_size=1, norm=norm, act=act, bias=False
+            spatial_dims,
+            in_channels + layers * growth_rate,
+            out_channels,
+            kernel_size=1,
+            norm=norm,
+            act=act,
+            bias=False,
         ),
     )
 
 
-class DenseUNet2D(nn.Module):
+class DenseUNet2D(EncoderDecoder):
     """Densely connected U-Net (2D by default).
 
     The intra-slice feature extractor of SAU-Net ("spatial attention-based
-    densely connected U-Net", Zhang et al., MIDL 2020).  The paper's growth rate
-    and depth are not public; this layout is **our design** (``seed-networks.md``
-    §3.3), built from MONAI's DenseNet pieces:
+    densely connected U-Net", Zhang Y. et al., MIDL 2020, PMLR 121:903–913).  The
+    paper's growth rate and depth are not public; this layout is **our design**,
+    built from DenseNet-B layers (Huang et al., CVPR 2017) as MONAI's DenseNet has them:
 
     * stem: 3×3 conv → norm → act to ``channels[0]``;
     * each encoder level, and the bottleneck: a dense block of ``layers_per_block``
-      layers with growth ``growth_rate`` (MONAI ``_DenseBlock``), then a 1×1
+      layers with growth ``growth_rate`` (:class:`~wmhseg.networks.blocks.DenseBlock`), then a 1×1
       conv → norm → act transition to the level's width; 2×2 max-pooling between
       levels;
     * each decoder level: 3×3 stride-2 transposed conv to the level's width,
@@ -83,41 +97,29 @@ class DenseUNet2D(nn.Module):
         norm: str | tuple = "batch",
         act: str | tuple = "relu",
     ) -> None:
-        super().__init__()
         if len(channels) < 2:
             raise ValueError(f"channels needs at least 2 widths, got {tuple(channels)}.")
         c = list(channels)
 
         def level(c_in: int, c_out: int) -> nn.Sequential:
-            return _dense_level(spatial_dims, c_in, c_out, layers_per_block, growth_rate, bn_size, dropout_prob, norm, act)
+            return _dense_level(
+                spatial_dims, c_in, c_out, layers_per_block, growth_rate, bn_size, dropout_prob, norm, act
+            )
 
-        self.size_multiple: list[int] = [2 ** (len(c) - 1)] * spatial_dims
-        self.stem = Convolution(spatial_dims, in_channels, c[0], kernel_size=3, norm=norm, act=act, bias=False)
-        self.encoders = nn.ModuleList([level(c_in, c_out) for c_in, c_out in zip([c[0]] + c[:-2], c[:-1])])
-        self.pool = Pool[Pool.MAX, spatial_dims](kernel_size=2)
-        self.bottleneck = level(c[-2], c[-1])
-        self.ups = nn.ModuleList(
-            [
+        # modules are created in forward order, so that a seed gives the same initial weights as ever
+        stem = Convolution(spatial_dims, in_channels, c[0], kernel_size=3, norm=norm, act=act, bias=False)
+        encoders = [level(c_in, c_out) for c_in, c_out in zip([c[0]] + c[:-2], c[:-1])]
+        super().__init__(
+            "DenseUNet2D",
+            size_multiple=[2 ** (len(c) - 1)] * spatial_dims,
+            stem=stem,
+            encoders=encoders,
+            pools=[Pool[Pool.MAX, spatial_dims](kernel_size=2) for _ in encoders],
+            bottleneck=level(c[-2], c[-1]),
+            ups=[
                 Convolution(spatial_dims, c_in, c_out, strides=2, kernel_size=3, is_transposed=True, conv_only=True)
                 for c_in, c_out in zip(c[:0:-1], c[-2::-1])
-            ]
+            ],
+            decoders=[level(2 * ch, ch) for ch in c[-2::-1]],
+            head=Conv[Conv.CONV, spatial_dims](c[0], out_channels, kernel_size=1, bias=True),
         )
-        self.decoders = nn.ModuleList([level(2 * ch, ch) for ch in c[-2::-1]])
-        self.head = Conv[Conv.CONV, spatial_dims](c[0], out_channels, kernel_size=1, bias=True)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Decoder output before the head: (B, channels[0], *spatial)."""
-        check_spatial_size("DenseUNet2D", list(x.shape[2:]), self.size_multiple)
-        x = self.stem(x)
-        skips: list[torch.Tensor] = []
-        for encoder in self.encoders:
-            x = encoder(x)
-            skips.append(x)
-            x = self.pool(x)
-        x = self.bottleneck(x)
-        for level, (up, decoder) in enumerate(zip(self.ups, self.decoders)):
-            x = decoder(torch.cat([up(x), skips[len(skips) - 1 - level]], dim=1))
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))

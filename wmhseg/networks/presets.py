@@ -1,5 +1,6 @@
 """The named networks: the six rows of the 3D SA-UNet paper's Table 1, the Table 2 baselines
-and the related networks of ``seed-networks.md``.
+and the related networks (SA-UNet, Guo et al., ICPR 2020; RSANet, Zhang H. et al., MICCAI 2019;
+SAU-Net, Zhang Y. et al., MIDL 2020).
 
 Guo C., arXiv:2309.08402.  Table 1 rows are :class:`SAUNet3D` switches; the Table 2
 baselines are MONAI's own ``UNet`` and ``AttentionUnet`` at the SA-UNet's widths and
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 from monai.networks.nets import AttentionUnet, UNet
 
+from .dense_unet_isa import SAUNetISA
 from .registry import register_network
 from .rsanet3d import RSANet3D
-from .sau_net import SAUNetISA
 from .saunet2d import SAUNET2D_PRESETS, SAUNet2D
 from .saunet3d import SAUNet3D
 
@@ -30,22 +31,32 @@ _BASELINE = {
     "strides": ((2, 2, 1), (2, 2, 1), (2, 2, 1)),
 }
 
-register_network("saunet3d", SAUNet3D, "3D SA-UNet: anisotropic GN backbone + 3D SAM on skips + 3D ASPP (Table 1, last row)")
-register_network(
-    "backbone_333_bn",
-    SAUNet3D,
-    "Table 1: backbone with (3,3,3) kernels, (2,2,2) pooling and BatchNorm",
-    kernel_size=3,
-    pool_size=2,
-    norm="batch",
-    **_BACKBONE,
-)
-register_network(
-    "backbone_331_bn", SAUNet3D, "Table 1: backbone with (3,3,1) kernels, (2,2,1) pooling and BatchNorm", norm="batch", **_BACKBONE
-)
-register_network("backbone_gn", SAUNet3D, "Table 1: Backbone* (anisotropic, GroupNorm 8)", **_BACKBONE)
-register_network("backbone_gn_aspp", SAUNet3D, "Table 1: Backbone* + 3D ASPP", use_sam=False)
-register_network("backbone_gn_sam", SAUNet3D, "Table 1: Backbone* + 3D SAM", use_aspp=False)
+TABLE1_ROWS: dict[str, tuple[str, dict]] = {
+    "backbone_333_bn": (
+        "Table 1: backbone with (3,3,3) kernels, (2,2,2) pooling and BatchNorm",
+        {"kernel_size": 3, "pool_size": 2, "norm": "batch", **_BACKBONE},
+    ),
+    "backbone_331_bn": (
+        "Table 1: backbone with (3,3,1) kernels, (2,2,1) pooling and BatchNorm",
+        {"norm": "batch", **_BACKBONE},
+    ),
+    "backbone_gn": ("Table 1: Backbone* (anisotropic, GroupNorm 8)", dict(_BACKBONE)),
+    "backbone_gn_aspp": ("Table 1: Backbone* + 3D ASPP", {"use_sam": False}),
+    "backbone_gn_sam": ("Table 1: Backbone* + 3D SAM", {"use_aspp": False}),
+    "saunet3d": ("3D SA-UNet: anisotropic GN backbone + 3D SAM on skips + 3D ASPP (Table 1, last row)", {}),
+}
+"""The paper's Table 1 rows as :class:`SAUNet3D` arguments (description, keyword arguments), in the paper's order.
+
+The defaults are the last row: (3,3,1) kernels and (2,2,1) pooling at every level (``kernel_size`` and
+``pool_size`` also take one entry per level), GroupNorm(8), SAM on the skips and ASPP in the bottleneck.
+"""
+TABLE1 = tuple(TABLE1_ROWS)
+"""Preset names of the paper's Table 1 rows, in the paper's order."""
+
+for _name in ("saunet3d", *TABLE1[:-1]):  # the default network first
+    register_network(_name, SAUNet3D, TABLE1_ROWS[_name][0], **TABLE1_ROWS[_name][1])
+del _name
+
 register_network(
     "unet3d",
     UNet,
@@ -60,8 +71,6 @@ register_network(
     **_BASELINE,
 )
 
-TABLE1 = ("backbone_333_bn", "backbone_331_bn", "backbone_gn", "backbone_gn_aspp", "backbone_gn_sam", "saunet3d")
-"""Preset names of the paper's Table 1 rows, in the paper's order."""
 TABLE2 = ("unet3d", "attention_unet3d", "saunet3d")
 """Preset names of the paper's Table 2 rows that we train (the challenge winner is quoted)."""
 
@@ -94,4 +103,4 @@ register_network(
 )
 
 RELATED = ("saunet2d_guo2020", "saunet2d_lgg", "rsanet3d", "saunet3d_rsa", "sau_net")
-"""Preset names of the related networks of ``seed-networks.md``."""
+"""Preset names of the related networks (``docs/related_networks.md``)."""

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from monai.networks.blocks import Convolution, UpSample
 
 from .blocks import RecurrentSliceAttention
+from .layers import GROUP_NORM_TORCH
 
 RSA_POSITIONS = ("enc1", "enc2", "enc3", "enc4", "bottleneck", "dec4", "dec3", "dec2", "dec1")
 """Where RSA blocks may go: after an encoder conv block (enc1 at full resolution … enc4 at 1/8,
@@ -39,6 +40,7 @@ class _UpStage(nn.Module):
         self.stage = stage
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """(B, C, *s) and the skip (B, C_skip, *S), S ≥ 2·s → (B, C_out, *S)."""
         x = self.up(x)
         # Zero-pad on the leading side of each axis up to the skip's size (F.pad: last axis first).
         pad: list[int] = []
@@ -94,7 +96,7 @@ class RSANet3D(nn.Module):
         in_channels: int = 3,
         out_channels: int = 2,
         channels: Sequence[int] = (32, 64, 128, 256, 512),
-        norm: str | tuple = ("group", {"num_groups": 8}),
+        norm: str | tuple = GROUP_NORM_TORCH,
         act: str | tuple = "relu",
         dropout: float = 0.2,
         positions: Sequence[str] = ("bottleneck",),
@@ -146,6 +148,14 @@ class RSANet3D(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits.
+
+        Args:
+            x: (B, in_channels, X, Y, Z), each size best a multiple of 16.
+
+        Returns:
+            (B, out_channels, X, Y, Z) logits.
+        """
         x = self.stem(x)
         skips: list[torch.Tensor] = []
         for encoder, down in zip(self.encoders, self.downs):

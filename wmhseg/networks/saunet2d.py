@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 import torch.nn as nn
 from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Conv, Pool
 from monai.utils import ensure_tuple_rep
 
-from . import layers as _layers  # noqa: F401  (registers "dropblock" in MONAI's Dropout factory)
 from .blocks import SpatialAttention
-from .saunet3d import BATCH_NORM, GROUP_NORM
-from .size_contract import check_spatial_size
+from .encoder_decoder import EncoderDecoder
+from .layers import keras_norm  # importing layers registers "dropblock" in MONAI's Dropout factory
 
-_NORM_ALIASES = {"group": GROUP_NORM, "batch": BATCH_NORM}
 SA_POSITIONS = ("bottleneck_mid", "after_last_pool")
 REGULARISERS = ("dropblock", "dropout", "none")
 
@@ -45,10 +42,12 @@ SAUNET2D_PRESETS: dict[str, dict[str, Any]] = {
         "sa_order": "max_mean",
     },
 }
-"""Keyword arguments of the two published SA-UNet variants (``seed-networks.md`` §1.1 and §1.2)."""
+"""Keyword arguments of the two published SA-UNet variants: ``guo2020``, the retinal-vessel network of the
+paper (Guo et al., ICPR 2020, arXiv:2004.03696), and ``lgg_brain``, the brain-MRI notebook's network
+(suniash/brain_mri_segmentation, on the LGG data of Buda et al., Comput. Biol. Med. 109, 2019)."""
 
 
-class SAUNet2D(nn.Module):
+class SAUNet2D(EncoderDecoder):
     """SA-UNet: Spatial Attention U-Net (2D by default, 3D by ``spatial_dims=3``).
 
     Guo C., Szemenyei M., Yi Y., Wang W., Chen B., Fan C., "SA-UNet: Spatial
@@ -117,7 +116,6 @@ class SAUNet2D(nn.Module):
         sa_bias: bool = False,
         sa_order: str = "mean_max",
     ) -> None:
-        super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"SAUNet2D supports spatial_dims 2 or 3, got {spatial_dims}.")
         if sa_position not in SA_POSITIONS:
@@ -126,7 +124,7 @@ class SAUNet2D(nn.Module):
             raise ValueError(f"regulariser must be one of {REGULARISERS}, got {regulariser!r}.")
         if len(channels) < 2:
             raise ValueError(f"channels needs at least 2 widths, got {tuple(channels)}.")
-        norm = _NORM_ALIASES.get(norm, norm) if isinstance(norm, str) else norm
+        norm = keras_norm(norm)
         pool = ensure_tuple_rep(pool_size, spatial_dims)
         if regulariser == "dropblock":
             dropout: tuple | float | None = ("dropblock", {"p": drop_prob, "block_size": block_size})
@@ -155,15 +153,14 @@ class SAUNet2D(nn.Module):
             return SpatialAttention(spatial_dims, sa_kernel, bias=sa_bias, order=sa_order)
 
         levels = list(channels) if sa_position == "after_last_pool" else list(channels[:-1])
-        self.size_multiple = [p ** len(levels) for p in pool]
-        self.encoders = nn.ModuleList(
-            [nn.Sequential(unit(c_in, c_out), unit(c_out, c_out)) for c_in, c_out in zip([in_channels] + levels, levels)]
-        )
-        self.pool = Pool[Pool.MAX, spatial_dims](kernel_size=pool)
+        # modules are created in forward order, so that a seed gives the same initial weights as ever
+        encoders = [
+            nn.Sequential(unit(c_in, c_out), unit(c_out, c_out)) for c_in, c_out in zip([in_channels] + levels, levels)
+        ]
         if sa_position == "bottleneck_mid":
-            self.bottleneck = nn.Sequential(unit(levels[-1], channels[-1]), attention(), unit(channels[-1], channels[-1]))
+            bottleneck = nn.Sequential(unit(levels[-1], channels[-1]), attention(), unit(channels[-1], channels[-1]))
         else:
-            self.bottleneck = nn.Sequential(attention())
+            bottleneck = nn.Sequential(attention())
         ups, decoders = [], []
         previous = channels[-1]
         for c in reversed(levels):
@@ -174,9 +171,16 @@ class SAUNet2D(nn.Module):
             )
             decoders.append(nn.Sequential(unit(2 * c, c), unit(c, c)))
             previous = c
-        self.ups = nn.ModuleList(ups)
-        self.decoders = nn.ModuleList(decoders)
-        self.head = Conv[Conv.CONV, spatial_dims](levels[0], out_channels, kernel_size=1, bias=True)
+        super().__init__(
+            "SAUNet2D",
+            size_multiple=[p ** len(levels) for p in pool],
+            encoders=encoders,
+            pools=[Pool[Pool.MAX, spatial_dims](kernel_size=pool) for _ in levels],
+            bottleneck=bottleneck,
+            ups=ups,
+            decoders=decoders,
+            head=Conv[Conv.CONV, spatial_dims](levels[0], out_channels, kernel_size=1, bias=True),
+        )
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> SAUNet2D:
@@ -184,15 +188,3 @@ class SAUNet2D(nn.Module):
         if name not in SAUNET2D_PRESETS:
             raise KeyError(f"unknown SAUNet2D preset {name!r}; available: {', '.join(SAUNET2D_PRESETS)}.")
         return cls(**{**SAUNET2D_PRESETS[name], **overrides})
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_spatial_size("SAUNet2D", list(x.shape[2:]), self.size_multiple)
-        skips: list[torch.Tensor] = []
-        for encoder in self.encoders:
-            x = encoder(x)
-            skips.append(x)
-            x = self.pool(x)
-        x = self.bottleneck(x)
-        for level, (up, decoder) in enumerate(zip(self.ups, self.decoders)):
-            x = decoder(torch.cat([up(x), skips[len(skips) - 1 - level]], dim=1))
-        return self.head(x)

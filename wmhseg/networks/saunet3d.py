@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-import torch
 import torch.nn as nn
 from monai.networks.blocks import Convolution, UpSample
 from monai.networks.layers.factories import Conv, Pool
-from monai.utils import ensure_tuple_rep
 
 from .blocks import ASPP, RecurrentSliceAttention, SpatialAttention
-from .size_contract import check_spatial_size
-
-GROUP_NORM = ("group", {"num_groups": 8, "eps": 1e-3})
-"""GroupNorm(8) with the Keras default eps, as in the reference model."""
-BATCH_NORM = ("batch", {"momentum": 0.01, "eps": 1e-3})
-"""BatchNorm with the Keras defaults (Keras momentum 0.99 is PyTorch momentum 0.01)."""
-_NORM_ALIASES = {"group": GROUP_NORM, "batch": BATCH_NORM}
+from .encoder_decoder import EncoderDecoder, per_stage
+from .layers import keras_norm
 
 
 def _double_conv(
@@ -31,7 +25,7 @@ def _double_conv(
     return nn.Sequential(unit(in_channels), unit(out_channels))
 
 
-class SAUNet3D(nn.Module):
+class SAUNet3D(EncoderDecoder):
     """3D SA-UNet for white-matter hyperintensity segmentation.
 
     Guo C., "3D SA-UNet: 3D Spatial Attention UNet with 3D Atrous Spatial Pyramid
@@ -45,9 +39,15 @@ class SAUNet3D(nn.Module):
     logits.  SAM is a :class:`SpatialAttention` with a (14,14,1) kernel and no
     bias.  The default network has 5,340,315 parameters.
 
-    Input size contract: every spatial size must be divisible by
-    ``pool_size ** 3`` per axis, i.e. X and Y by 8 and Z free for the default
-    anisotropic pooling (2,2,1), all three by 8 for isotropic (2,2,2);
+    Kernels and pooling are given per level as in MONAI's ``DynUNet``: a single
+    size for every level, or a list of three, level 1 (full resolution) first;
+    decoder level ``i`` uses the kernel of encoder level ``i`` and upsamples by its
+    pooling factor.  The Table 1 rows of the paper are such arguments
+    (:data:`wmhseg.networks.presets.TABLE1_ROWS`).
+
+    Input size contract: every spatial size must be divisible by the product of
+    the three pooling factors on its axis, i.e. X and Y by 8 and Z free for the
+    default anisotropic pooling (2,2,1), all three by 8 for isotropic (2,2,2);
     ``forward`` raises ``ValueError`` naming the multiple.
 
     Args:
@@ -55,8 +55,10 @@ class SAUNet3D(nn.Module):
         in_channels: input channels (1 for FLAIR).
         out_channels: output classes (3: background, WMH, other pathology).
         channels: widths of the three encoder levels and of the bottleneck.
-        kernel_size: kernel of the encoder/decoder convolutions.
-        pool_size: max-pool window and upsampling factor.
+        kernel_size: kernel of the encoder/decoder convolutions: an int, one per
+            axis, or one of those per level.
+        pool_size: max-pool window and upsampling factor: an int, one per axis, or
+            one of those per level.
         bottleneck_kernel_size: kernel of the two bottleneck convolutions.
         norm: ``"group"`` (GroupNorm 8, eps 1e-3), ``"batch"`` (Keras defaults) or
             any MONAI norm factory argument.
@@ -77,8 +79,8 @@ class SAUNet3D(nn.Module):
         in_channels: int = 1,
         out_channels: int = 3,
         channels: Sequence[int] = (24, 48, 96, 192),
-        kernel_size: Sequence[int] | int = (3, 3, 1),
-        pool_size: Sequence[int] | int = (2, 2, 1),
+        kernel_size: Sequence[Sequence[int] | int] | int = (3, 3, 1),
+        pool_size: Sequence[Sequence[int] | int] | int = (2, 2, 1),
         bottleneck_kernel_size: Sequence[int] | int = 3,
         norm: str | tuple = "group",
         act: str | tuple = "relu",
@@ -88,51 +90,40 @@ class SAUNet3D(nn.Module):
         aspp_dilations: Sequence[int] = (6, 12, 16),
         use_rsa: bool = False,
     ) -> None:
-        super().__init__()
         if spatial_dims != 3:
             raise ValueError(f"SAUNet3D is a 3D network: spatial_dims must be 3, got {spatial_dims}.")
         if len(channels) != 4:
             raise ValueError(f"channels needs 4 widths (3 levels and the bottleneck), got {tuple(channels)}.")
-        norm = _NORM_ALIASES.get(norm, norm) if isinstance(norm, str) else norm
-        kernel_size = ensure_tuple_rep(kernel_size, 3)
-        pool = ensure_tuple_rep(pool_size, 3)
-        c1, c2, c3, c4 = channels
-        self.size_multiple: list[int] = [p**3 for p in pool]
-
-        self.encoders = nn.ModuleList(
-            [_double_conv(c_in, c_out, kernel_size, norm, act) for c_in, c_out in ((in_channels, c1), (c1, c2), (c2, c3))]
-        )
-        self.pool = Pool[Pool.MAX, 3](kernel_size=pool)
+        norm = keras_norm(norm)
+        kernels = per_stage(kernel_size, 3, 3, "kernel_size")
+        pools = per_stage(pool_size, 3, 3, "pool_size")
+        widths = [in_channels, *channels]
+        # modules are created in forward order, so that a seed gives the same initial weights as ever
+        encoders = [_double_conv(widths[i], widths[i + 1], kernels[i], norm, act) for i in range(3)]
         bottleneck: list[nn.Module] = [
-            Convolution(3, c3, c4, kernel_size=bottleneck_kernel_size, norm=norm, act=act, bias=True)
+            Convolution(3, widths[3], widths[4], kernel_size=bottleneck_kernel_size, norm=norm, act=act, bias=True)
         ]
         if use_aspp:
-            bottleneck.append(ASPP(3, c4, c4, dilations=aspp_dilations, norm=norm, act=act))
-        bottleneck.append(Convolution(3, c4, c4, kernel_size=bottleneck_kernel_size, norm=norm, act=act, bias=True))
+            bottleneck.append(ASPP(3, widths[4], widths[4], dilations=aspp_dilations, norm=norm, act=act))
+        bottleneck.append(
+            Convolution(3, widths[4], widths[4], kernel_size=bottleneck_kernel_size, norm=norm, act=act, bias=True)
+        )
         if use_rsa:
-            bottleneck.append(RecurrentSliceAttention(c4))
-        self.bottleneck = nn.Sequential(*bottleneck)
-        self.upsample = UpSample(3, scale_factor=pool, mode="nontrainable", interp_mode="nearest", align_corners=None)
-        self.attentions = nn.ModuleList(
-            [SpatialAttention(3, sam_kernel_size) if use_sam else nn.Identity() for _ in range(3)]
+            bottleneck.append(RecurrentSliceAttention(widths[4]))
+        deepest_first = (3, 2, 1)
+        super().__init__(
+            "SAUNet3D",
+            size_multiple=[math.prod(p[axis] for p in pools) for axis in range(3)],
+            encoders=encoders,
+            pools=[Pool[Pool.MAX, 3](kernel_size=pool) for pool in pools],
+            bottleneck=nn.Sequential(*bottleneck),
+            ups=[
+                UpSample(3, scale_factor=pools[i - 1], mode="nontrainable", interp_mode="nearest", align_corners=None)
+                for i in deepest_first
+            ],
+            attentions=[SpatialAttention(3, sam_kernel_size) if use_sam else nn.Identity() for _ in deepest_first],
+            decoders=[
+                _double_conv(widths[i + 1] + widths[i], widths[i], kernels[i - 1], norm, act) for i in deepest_first
+            ],
+            head=Conv[Conv.CONV, 3](widths[1], out_channels, kernel_size=1, bias=True),
         )
-        self.decoders = nn.ModuleList(
-            [
-                _double_conv(c_up + c_skip, c_skip, kernel_size, norm, act)
-                for c_up, c_skip in ((c4, c3), (c3, c2), (c2, c1))
-            ]
-        )
-        self.head = Conv[Conv.CONV, 3](c1, out_channels, kernel_size=1, bias=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.jit.is_tracing():  # a traced graph cannot keep the check; it only warns
-            check_spatial_size("SAUNet3D", list(x.shape[2:]), self.size_multiple)
-        skips: list[torch.Tensor] = []
-        for encoder in self.encoders:
-            x = encoder(x)
-            skips.append(x)
-            x = self.pool(x)
-        x = self.bottleneck(x)
-        for level, (attention, decoder) in enumerate(zip(self.attentions, self.decoders)):
-            x = decoder(torch.cat([self.upsample(x), attention(skips[2 - level])], dim=1))
-        return self.head(x)

@@ -1,4 +1,7 @@
-"""Quality-control image: a mosaic of axial FLAIR slices with the WMH mask outlined.
+"""Quality-control images: mosaics of axial FLAIR slices with WMH masks outlined.
+
+:func:`render_qc` draws one mask (inference); :func:`render_comparison` the reference in green and the
+prediction in red (evaluation), on the slices with the most WMH.
 
 The volume is shown in the closest RAS orientation of its voxel grid (axes permuted
 and flipped, never resampled), so axial slices are upright whatever the acquisition
@@ -12,10 +15,11 @@ its slice index and the number of WMH voxels in it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # as ever on import; the drawing itself needs no backend (a pyplot-free Figure)
 
 import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
@@ -23,9 +27,22 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
+__all__ = [
+    "OUTLINE_COLOUR",
+    "REFERENCE_COLOUR",
+    "display_window",
+    "foreground",
+    "head_box",
+    "pick_slices",
+    "render_comparison",
+    "render_qc",
+    "to_ras",
+]
+
 OUTLINE_COLOUR = "#ff2a2a"
-PANEL_GAP = 2
-"""Black pixels between the panels of the mosaic."""
+"""Outline of the WMH mask (the prediction, in the evaluation mosaic)."""
+REFERENCE_COLOUR = "#39e639"
+"""Outline of the reference WMH in the evaluation mosaic."""
 
 
 def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,38 +54,29 @@ def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return nib.orientations.apply_orientation(volume, ornt), ras_spacing
 
 
-PERCENTILE_SAMPLE = 1_000_000
-"""Percentiles for display are taken over at most about this many voxels (an even stride through them)."""
-
-
-def _sample(values: np.ndarray) -> np.ndarray:
-    return values[:: max(1, values.size // PERCENTILE_SAMPLE)]
-
-
 def foreground(flair: np.ndarray) -> np.ndarray:
     """Voxels brighter than a tenth of the 99th percentile of the positive values: the head, not the air."""
-    positive = flair[(flair > 0) & (flair < np.inf)]  # NaN compares false: finite positive values only
-    cutoff = 0.1 * float(np.percentile(_sample(positive), 99)) if positive.size else 0.0
+    positive = flair[(flair > 0) & (flair < np.inf)]  # NaN compares false: the finite positive values, no copy
+    cutoff = 0.1 * float(np.percentile(positive, 99)) if positive.size else 0.0
     return (flair > cutoff) & (flair < np.inf)
 
 
-def display_window(flair: np.ndarray, fg: np.ndarray | None = None) -> tuple[float, float]:
+def display_window(flair: np.ndarray) -> tuple[float, float]:
     """Grey-level window: 0.5th percentile of the foreground to the lower of its 99.5th percentile and
-    three times its median, so that normal tissue stays visible when lesions are large and bright.
-    ``fg``: the :func:`foreground` of ``flair`` when it is known already."""
-    values = flair[foreground(flair) if fg is None else fg]
+    three times its median, so that normal tissue stays visible when lesions are large and bright."""
+    values = flair[foreground(flair)]
     if values.size == 0:
         values = flair[np.isfinite(flair)]
-    low, median, high = (float(v) for v in np.percentile(_sample(values), [0.5, 50, 99.5]))
+    low, high = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+    median = float(np.median(values))
     if median > 0:
         high = min(high, 3.0 * median)
     return low, high if high > low else low + 1.0
 
 
-def head_box(flair_ras: np.ndarray, margin: int = 3, fg: np.ndarray | None = None) -> tuple[slice, slice, slice]:
-    """In-plane bounding box of the head over all slices, with a margin; every slice kept.
-    ``fg``: the :func:`foreground` of ``flair_ras`` when it is known already."""
-    fg = foreground(flair_ras) if fg is None else fg
+def head_box(flair_ras: np.ndarray, margin: int = 3) -> tuple[slice, slice, slice]:
+    """In-plane bounding box of the head over all slices, with a margin; every slice kept."""
+    fg = foreground(flair_ras)
     box = []
     for axis in (0, 1):
         present = np.flatnonzero(fg.any(axis=tuple(a for a in (0, 1, 2) if a != axis)))
@@ -79,16 +87,73 @@ def head_box(flair_ras: np.ndarray, margin: int = 3, fg: np.ndarray | None = Non
     return box[0], box[1], slice(None)
 
 
-def pick_slices(flair_ras: np.ndarray, n_slices: int, fg: np.ndarray | None = None) -> np.ndarray:
-    """Up to ``n_slices`` axial indices spread evenly over the slices whose head area is at least a tenth of the largest.
-    ``fg``: the :func:`foreground` of ``flair_ras`` when it is known already."""
-    area = (foreground(flair_ras) if fg is None else fg).sum(axis=(0, 1))
+def pick_slices(flair_ras: np.ndarray, n_slices: int) -> np.ndarray:
+    """Up to ``n_slices`` axial indices spread evenly over the slices whose head area is at least a tenth of the largest."""
+    area = foreground(flair_ras).sum(axis=(0, 1))
     with_signal = np.flatnonzero(area >= 0.1 * area.max()) if area.max() > 0 else np.array([], dtype=int)
     if with_signal.size == 0:
         with_signal = np.arange(flair_ras.shape[2])
     if with_signal.size <= n_slices:
         return with_signal
     return np.unique(np.round(np.linspace(with_signal[0], with_signal[-1], n_slices)).astype(int))
+
+
+def _mosaic(
+    flair_ras: np.ndarray,
+    spacing: np.ndarray,
+    outlines: Sequence[tuple[np.ndarray, str]],
+    slices: np.ndarray,
+    labels: Sequence[str],
+    title: str,
+    path: str | os.PathLike,
+    columns: int,
+    panel_inches: float,
+    dpi: int,
+    title_inches: float,
+    title_top_inches: float,
+    label_size: float,
+    title_size: float,
+    orientation_letters: bool,
+) -> None:
+    """Draw the axial ``slices`` of a RAS-ordered, cropped FLAIR with each (mask, colour) outlined; write a PNG."""
+    vmin, vmax = display_window(flair_ras)
+    rows = int(np.ceil(len(slices) / columns))
+    cols = min(columns, len(slices))
+    height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
+    height = rows * panel_inches * height_ratio + title_inches
+    fig = Figure(figsize=(cols * panel_inches, height), facecolor="black")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, k, label in zip(axes.ravel(), slices, labels):
+        # rows: posterior → anterior, columns: left → right
+        ax.imshow(
+            flair_ras[:, :, k].T,
+            cmap="gray",
+            vmin=vmin,
+            vmax=vmax,
+            origin="lower",
+            aspect=spacing[1] / spacing[0],
+            interpolation="nearest",
+        )
+        for mask, colour in outlines:
+            outline = mask[:, :, k].T
+            if outline.any():
+                ax.contour(outline.astype(np.float32), levels=[0.5], colors=[colour], linewidths=0.9)
+        ax.text(0.02, 0.97, label, transform=ax.transAxes, color="yellow", fontsize=label_size, va="top")
+    if orientation_letters:
+        corner = axes[0, 0]
+        for x, y, letter, ha, va in (
+            (0.98, 0.5, "R", "right", "center"),
+            (0.02, 0.5, "L", "left", "center"),
+            (0.5, 0.02, "P", "center", "bottom"),
+            (0.5, 0.90, "A", "center", "top"),
+        ):
+            corner.text(x, y, letter, transform=corner.transAxes, color="white", fontsize=9, ha=ha, va=va)
+    fig.suptitle(title, color="white", fontsize=title_size)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - title_top_inches / height, wspace=0.02, hspace=0.02)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png", pil_kwargs={"compress_level": 1})
 
 
 def render_qc(
@@ -117,45 +182,76 @@ def render_qc(
     """
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
     mask_ras, _ = to_ras(np.asarray(mask, dtype=bool), affine)
-    fg = foreground(flair_ras)  # once: the head's box, its slices and the grey-level window all use it
-    crop = head_box(flair_ras, fg=fg)
-    flair_ras, mask_ras, fg = flair_ras[crop], mask_ras[crop], fg[crop]
-    slices = pick_slices(flair_ras, n_slices, fg=fg)
-    vmin, vmax = display_window(flair_ras, fg=fg)
+    crop = head_box(flair_ras)
+    flair_ras, mask_ras = flair_ras[crop], mask_ras[crop]
+    slices = pick_slices(flair_ras, n_slices)
+    labels = [f"z {k}  ({int(mask_ras[:, :, k].sum())} vox)" for k in slices]
+    _mosaic(
+        flair_ras,
+        spacing,
+        [(mask_ras, OUTLINE_COLOUR)],
+        slices,
+        labels,
+        title,
+        path,
+        columns,
+        panel_inches,
+        dpi,
+        title_inches=0.6,
+        title_top_inches=0.5,
+        label_size=8,
+        title_size=11,
+        orientation_letters=True,
+    )
 
-    # one image of all panels (row-major from the top left, a gap of black between them), drawn on one axes
-    width, height = flair_ras.shape[0], flair_ras.shape[1]
-    rows = int(np.ceil(len(slices) / columns))
-    cols = min(columns, len(slices))
-    gap = PANEL_GAP
-    mosaic = np.full((rows * (height + gap), cols * (width + gap)), np.nan, dtype=np.float32)
-    outline = np.zeros(mosaic.shape, dtype=np.float32)
-    corners = []
-    for i, k in enumerate(slices):
-        row, col = divmod(i, cols)
-        y0, x0 = (rows - 1 - row) * (height + gap), col * (width + gap)  # origin "lower": the first row on top
-        mosaic[y0:y0 + height, x0:x0 + width] = flair_ras[:, :, k].T  # rows: posterior → anterior
-        outline[y0:y0 + height, x0:x0 + width] = mask_ras[:, :, k].T  # columns: left → right
-        corners.append((x0, y0 + height, k, int(mask_ras[:, :, k].sum())))
 
-    height_ratio = height * spacing[1] / (width * spacing[0])
-    fig = Figure(figsize=(cols * panel_inches, rows * panel_inches * height_ratio + 0.6), facecolor="black")
-    top = 1 - 0.5 / (rows * panel_inches * height_ratio + 0.6)
-    ax = fig.add_axes((0.01, 0.01, 0.98, top - 0.01), facecolor="black")
-    ax.set_axis_off()
-    cmap = matplotlib.colormaps["gray"].with_extremes(bad="black")
-    ax.imshow(mosaic, cmap=cmap, vmin=vmin, vmax=vmax, origin="lower", aspect=spacing[1] / spacing[0],
-              interpolation="nearest")
-    if outline.any():
-        ax.contour(outline, levels=[0.5], colors=[OUTLINE_COLOUR], linewidths=0.9)
-    for x0, y1, k, voxels in corners:
-        ax.text(x0 + 0.02 * width, y1 - 0.03 * height, f"z {k}  ({voxels} vox)", color="yellow", fontsize=8, va="top")
-    x0, y1 = corners[0][0], corners[0][1]
-    for letter, (x, y), ha, va in (("R", (x0 + width, y1 - height / 2), "right", "center"),
-                                   ("L", (x0, y1 - height / 2), "left", "center"),
-                                   ("P", (x0 + width / 2, y1 - height), "center", "bottom"),
-                                   ("A", (x0 + width / 2, y1 - 0.1 * height), "center", "top")):
-        ax.text(x, y, letter, color="white", fontsize=9, ha=ha, va=va)
-    fig.suptitle(title, color="white", fontsize=11)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png", pil_kwargs={"compress_level": 1})
+def render_comparison(
+    flair: np.ndarray,
+    reference: np.ndarray,
+    prediction: np.ndarray,
+    affine: np.ndarray,
+    path: str | os.PathLike,
+    title: str,
+    n_slices: int = 8,
+) -> None:
+    """Write the evaluation QC mosaic, reference outlined in green and prediction in red, to ``path`` (PNG).
+
+    Four 2.5-inch panels a row at 80 dpi.  ``flair``, ``affine``, ``path`` and ``title`` are as for
+    :func:`render_qc`; ``reference`` and ``prediction`` are WMH masks (non-zero = WMH) on the grid of
+    ``flair``; ``n_slices`` is the number of panels at most: the slices with the most reference WMH,
+    then predicted WMH.
+    """
+    if not (flair.shape == reference.shape == prediction.shape):
+        raise ValueError(
+            f"{path}: FLAIR {flair.shape}, reference {reference.shape} and prediction "
+            f"{prediction.shape} must be on one grid"
+        )
+    flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
+    ref_ras, _ = to_ras(np.asarray(reference) != 0, affine)
+    pred_ras, _ = to_ras(np.asarray(prediction) != 0, affine)
+    crop = head_box(flair_ras)
+    flair_ras, ref_ras, pred_ras = flair_ras[crop], ref_ras[crop], pred_ras[crop]
+    ref_count, pred_count = ref_ras.sum(axis=(0, 1)), pred_ras.sum(axis=(0, 1))
+    with_wmh = int(np.count_nonzero(ref_count + pred_count))
+    if with_wmh:  # the slices with the most reference WMH, then the most predicted WMH, in slice order
+        slices = np.sort(np.lexsort((-pred_count, -ref_count))[: min(n_slices, with_wmh)])
+    else:
+        slices = pick_slices(flair_ras, n_slices)
+    labels = [f"z {k}  ref {int(ref_count[k])}  pred {int(pred_count[k])}" for k in slices]
+    _mosaic(
+        flair_ras,
+        spacing,
+        [(ref_ras, REFERENCE_COLOUR), (pred_ras, OUTLINE_COLOUR)],
+        slices,
+        labels,
+        f"{title}\nreference: green, prediction: red",
+        path,
+        columns=4,
+        panel_inches=2.5,
+        dpi=80,
+        title_inches=0.7,
+        title_top_inches=0.7,
+        label_size=7,
+        title_size=9,
+        orientation_letters=False,
+    )

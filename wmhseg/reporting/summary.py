@@ -19,6 +19,7 @@ COHORT_COLUMNS = (
     "subject",
     "status",
     "error",
+    "warnings",
     "input",
     "wmh_volume_ml",
     "lesion_count",
@@ -29,7 +30,8 @@ COHORT_COLUMNS = (
     "output_dir",
 )
 """Columns of ``summary.csv``.  ``status`` is ``ok``, ``skipped`` (complete outputs of an
-earlier run with the same input and settings were kept) or ``failed`` (``error`` says why)."""
+earlier run with the same input and settings were kept) or ``failed`` (``error`` says why);
+``warnings`` lists, separated by ``"; "``, what is implausible about an input that was still processed."""
 
 
 def write_subject_summary(summary: dict, path: str | os.PathLike) -> None:
@@ -50,6 +52,8 @@ def cohort_row(summary: dict, status: str | None = None) -> dict:
     """The ``summary.csv`` row of a subject from its summary dict."""
     row = {key: summary.get(key, "") for key in COHORT_COLUMNS}
     row["input"] = summary.get("input", {}).get("path", "") if isinstance(summary.get("input"), dict) else summary.get("input", "")
+    if isinstance(row["warnings"], (list, tuple)):
+        row["warnings"] = "; ".join(row["warnings"])
     if status is not None:
         row["status"] = status
     for key in ("wmh_volume_ml", "elapsed_s"):

@@ -9,19 +9,16 @@ Reader: ``IsalNibabelReader`` (``.nii.gz`` decompressed by ISA-L). Transforms: `
 """
 
 from .labels import EnsureLabelClassesd
-from .normalization import NORMALISATION_MODES, PAPER_GLOBAL_STATS, NormalizeFLAIRd, otsu_threshold
-from .pipelines import (
-    DEFAULT_AUGMENTATION,
-    DEFAULT_TARGET_SPACING,
-    augmentation,
-    augmentation_params,
-    patch_sampling,
-    preprocessing,
+from .normalization import (
+    NORMALISATION_MODES,
+    PAPER_GLOBAL_STATS,
+    NormalizeFLAIRd,
+    otsu_threshold,
 )
 from .quadratic_bias import RandQuadraticBiasFieldd
 from .reader import IsalNibabelReader
 from .raw_intensity import RAW_ZERO_KEY, ApplyToRawIntensityd, raw_zero
-from .slice_pipelines import (
+from .slice_lists import (
     DEFAULT_SLICE_AUGMENTATION,
     slice_augmentation,
     slice_augmentation_params,
@@ -29,6 +26,14 @@ from .slice_pipelines import (
 )
 from .slice_values import CheckChannelsd, EnsureBinaryMaskd, ScaleSliceIntensityd
 from .transpose import RandTransposeAxesd
+from .volume_lists import (
+    DEFAULT_AUGMENTATION,
+    DEFAULT_TARGET_SPACING,
+    augmentation,
+    augmentation_params,
+    patch_sampling,
+    preprocessing,
+)
 
 __all__ = [
     "DEFAULT_AUGMENTATION",

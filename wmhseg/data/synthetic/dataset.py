@@ -141,7 +141,7 @@ def _cache_key(config: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``folder/.lock`` (no-op where ``fcntl`` is unavailable)."""
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -176,7 +176,7 @@ def cached_phantom_set(folder: str | os.PathLike, config: dict[str, Any]) -> Pat
     key = _cache_key(config)
     if _is_complete(datalist, key):
         return datalist
-    with _locked(folder):
+    with folder_lock(folder):
         if not _is_complete(datalist, key):  # another process may have finished meanwhile
             generate_phantoms(folder, **config,
                               extra_metadata={"generator": {"key": key, "config": _jsonable(config)}})

@@ -21,7 +21,7 @@ from .anatomy import SubjectAnatomy
 from .fields import smooth_random_field
 
 
-def _render_blob(score: np.ndarray, centre: np.ndarray, sigma: np.ndarray, amplitude: float) -> None:
+def render_blob(score: np.ndarray, centre: np.ndarray, sigma: np.ndarray, amplitude: float) -> None:
     """score = max(score, amplitude * Gaussian(centre, sigma)) on a +-3 sigma window (voxel units)."""
     lo = np.maximum(np.floor(centre - 3 * sigma).astype(int), 0)
     hi = np.minimum(np.ceil(centre + 3 * sigma).astype(int) + 1, score.shape)
@@ -33,7 +33,7 @@ def _render_blob(score: np.ndarray, centre: np.ndarray, sigma: np.ndarray, ampli
     np.maximum(window, blob, out=window)
 
 
-def _sample_voxels(candidates: np.ndarray, weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_voxels(candidates: np.ndarray, weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` voxel indices (n, 3) drawn from the candidate mask with probability proportional to ``weights``."""
     flat = np.flatnonzero(candidates)
     if n == 0 or flat.size == 0:
@@ -73,7 +73,7 @@ def wmh_score(anatomy: SubjectAnatomy, rng: np.random.Generator, severity: float
     caps = np.zeros(anatomy.shape, dtype=np.float32)
     cap_mm = 4.0 + 9.0 * severity
     for tip in _horn_tips(anatomy):
-        _render_blob(caps, tip, np.full(3, cap_mm) / spacing * rng.uniform(0.8, 1.25, size=3), rng.uniform(0.7, 1.0))
+        render_blob(caps, tip, np.full(3, cap_mm) / spacing * rng.uniform(0.8, 1.25, size=3), rng.uniform(0.7, 1.0))
     periventricular *= (0.5 + 0.8 * caps) * np.exp(0.35 * coarse)
 
     # deep white matter: punctate foci, and confluent clusters with increasing severity
@@ -81,16 +81,16 @@ def wmh_score(anatomy: SubjectAnatomy, rng: np.random.Generator, severity: float
     wm = maps["wm"]
     candidates = (maps["wm_depth"] > 1.5) & (d_vent > 5.0)
     n_punctate = int(rng.integers(2, 6) + round(30 * severity * rng.uniform(0.5, 1.5)))
-    for centre in _sample_voxels(candidates, wm, n_punctate, rng):
+    for centre in sample_voxels(candidates, wm, n_punctate, rng):
         radius_mm = rng.uniform(1.0, 2.6)
-        _render_blob(deep, centre.astype(np.float32), radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
+        render_blob(deep, centre.astype(np.float32), radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
                      rng.uniform(0.4, 0.85))
     n_clusters = int(round((1.0 + 7.0 * rng.uniform(0.6, 1.4)) * severity**1.5))
-    for centre in _sample_voxels(candidates & (maps["wm_depth"] > 3.0), wm, n_clusters, rng):
+    for centre in sample_voxels(candidates & (maps["wm_depth"] > 3.0), wm, n_clusters, rng):
         for _ in range(int(rng.integers(3, 9))):
             offset_mm = rng.normal(0.0, 5.0, size=3)
             radius_mm = rng.uniform(2.5, 6.0)
-            _render_blob(deep, centre + offset_mm / spacing, radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
+            render_blob(deep, centre + offset_mm / spacing, radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
                          rng.uniform(0.55, 0.9))
     deep *= np.exp(0.3 * coarse)
 
@@ -108,10 +108,10 @@ def infarct_score(anatomy: SubjectAnatomy, rng: np.random.Generator, n_regions: 
     deep = (maps["wm_depth"] > 3.0) & (maps["ventricle_distance"] > 4.0)
     for _ in range(n_regions):
         if rng.uniform() < 0.5:  # cortico-subcortical wedge, 8-18 mm
-            centre, radius_mm = _sample_voxels(cortical, brain, 1, rng), rng.uniform(8.0, 18.0)
+            centre, radius_mm = sample_voxels(cortical, brain, 1, rng), rng.uniform(8.0, 18.0)
         else:  # lacune, 2.5-6 mm
-            centre, radius_mm = _sample_voxels(deep, brain, 1, rng), rng.uniform(2.5, 6.0)
+            centre, radius_mm = sample_voxels(deep, brain, 1, rng), rng.uniform(2.5, 6.0)
         if centre.shape[0]:
-            _render_blob(score, centre[0].astype(np.float32), radius_mm / spacing * rng.uniform(0.7, 1.3, size=3), 1.0)
+            render_blob(score, centre[0].astype(np.float32), radius_mm / spacing * rng.uniform(0.7, 1.3, size=3), 1.0)
     texture = smooth_random_field(anatomy.shape, spacing, 5.0, rng, n_fields=1)[0]
     return (score * np.exp(0.15 * texture) * np.clip(brain / 0.5, 0.0, 1.0)).astype(np.float32)

@@ -9,6 +9,8 @@ import torch.nn as nn
 from monai.networks.blocks import Convolution
 from monai.networks.layers.factories import Pool
 
+from ..layers.norms import GROUP_NORM
+
 
 class ASPP(nn.Module):
     """ASPP as used in the bottleneck of 3D SA-UNet (Guo, arXiv:2309.08402, Fig. 3).
@@ -39,14 +41,21 @@ class ASPP(nn.Module):
         in_channels: int,
         out_channels: int,
         dilations: Sequence[int] = (6, 12, 16),
-        norm: str | tuple = ("group", {"num_groups": 8, "eps": 1e-3}),
+        norm: str | tuple = GROUP_NORM,
         act: str | tuple = "relu",
     ) -> None:
         super().__init__()
 
         def unit(c_in: int, kernel_size: int, dilation: int = 1, bias: bool = False) -> Convolution:
             return Convolution(
-                spatial_dims, c_in, out_channels, kernel_size=kernel_size, dilation=dilation, bias=bias, norm=norm, act=act
+                spatial_dims,
+                c_in,
+                out_channels,
+                kernel_size=kernel_size,
+                dilation=dilation,
+                bias=bias,
+                norm=norm,
+                act=act,
             )
 
         self.pool = Pool[Pool.ADAPTIVEAVG, spatial_dims](1)
@@ -55,6 +64,7 @@ class ASPP(nn.Module):
         self.project = unit(out_channels * (len(dilations) + 2), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, *spatial) → (B, out_channels, *spatial), any spatial size."""
         size = [-1, -1] + list(x.shape[2:])
         outputs = [self.pool_conv(self.pool(x)).expand(size)]
         for branch in self.branches:

@@ -14,7 +14,7 @@ class InterSliceAttention(nn.Module):
     Efficient 3D Spine MRI Segmentation Using Inter-Slice Attention", MIDL 2020,
     PMLR 121:903–913): per-slice features are refined with information from the
     adjacent slices.  The paper's equations are not public; this formulation is
-    **our design** (``seed-networks.md`` §3.3):
+    **our design**:
 
     ``out_i = f_i + Σ_{j ∈ ±1…±k} f_i ⊙ σ(W_j f_{i+j})``
 
@@ -45,6 +45,7 @@ class InterSliceAttention(nn.Module):
         self.gates = Conv[Conv.CONV, spatial_dims](channels, channels * len(self.offsets), kernel_size=1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, channels, *spatial) → (B, channels, *spatial), any number of slices."""
         gates = torch.sigmoid(self.gates(x))
         length = x.shape[self.slice_dim]
         positions = torch.arange(length, device=x.device)

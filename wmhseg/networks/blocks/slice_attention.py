@@ -93,6 +93,7 @@ class RecurrentSliceAttention(nn.Module):
             return slice_attention(query, key, value, axis)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, *spatial) → (B, in_channels, *spatial), any spatial size."""
         for step, axis in enumerate(self.axes):
             x = x + self.beta[step] * self.attention(self.theta(x), self.phi(x), self.g(x), axis)
         return x

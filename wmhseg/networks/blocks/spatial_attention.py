@@ -56,4 +56,5 @@ class SpatialAttention(nn.Module):
         return torch.sigmoid(self.conv(F.pad(pooled, self.padding)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, *spatial) → (B, C, *spatial): ``x`` weighted by :meth:`attention_map`."""
         return x * self.attention_map(x)

@@ -42,7 +42,9 @@ class DropBlock(nn.Module):
         eps: added to the kept count before rescaling.
     """
 
-    def __init__(self, spatial_dims: int, p: float = 0.1, block_size: Sequence[int] | int = 7, eps: float = 1e-6) -> None:
+    def __init__(
+        self, spatial_dims: int, p: float = 0.1, block_size: Sequence[int] | int = 7, eps: float = 1e-6
+    ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"DropBlock supports 2 or 3 spatial dimensions, got {spatial_dims}.")
@@ -60,6 +62,7 @@ class DropBlock(nn.Module):
         return f"p={self.p}, block_size={tuple(self.block_size)}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, *spatial) → (B, C, *spatial), ``spatial_dims`` spatial axes."""
         if not self.training or self.p == 0.0:
             return x
         sizes = x.shape[2:]

@@ -1,4 +1,7 @@
-"""SAU-Net: a 2D dense U-Net applied slice by slice plus inter-slice attention, on 3D volumes."""
+"""SAU-Net (Zhang et al., MIDL 2020): a 2D dense U-Net applied slice by slice plus inter-slice attention.
+
+Not to be confused with SA-UNet (Guo et al., :mod:`.saunet2d`, :mod:`.saunet3d`).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class SAUNetISA(nn.Module):
     slices to refine the segmentation of a 3D volume.
 
     **Our design** (the paper's code, equations, neighbour count, growth rate and
-    depth are not public, ``seed-networks.md`` §3.2–3.3): the Dense U-Net layout
+    depth are not public): the Dense U-Net layout
     of :class:`~wmhseg.networks.dense_unet.DenseUNet2D`; the ISA formulation of
     :class:`~wmhseg.networks.blocks.InterSliceAttention` with ``k`` neighbours per
     side (default 1) and replicate padding at the volume edges; ISA placed on the
@@ -45,13 +48,8 @@ class SAUNetISA(nn.Module):
         spatial_dims: must be 3 (the input is a volume; the convolutions are 2D).
         in_channels: input channels.
         out_channels: output classes (logits).
-        channels: Dense U-Net widths (encoder levels, then bottleneck).
-        growth_rate: Dense U-Net growth rate.
-        layers_per_block: dense layers per level.
-        bn_size: width factor of the dense layers' 1×1 convolutions.
-        dropout_prob: dropout after each dense layer.
-        norm: MONAI norm factory argument.
-        act: MONAI activation factory argument.
+        channels, growth_rate, layers_per_block, bn_size, dropout_prob, norm, act: those of the
+            slice network, :class:`~wmhseg.networks.dense_unet.DenseUNet2D`.
         num_neighbours: ISA neighbours on each side, ``k``.
         isa_position: ``"features"`` or ``"output"``.
         slice_axis: spatial axis holding the slices (2 = Z).
@@ -79,7 +77,16 @@ class SAUNetISA(nn.Module):
         if isa_position not in ISA_POSITIONS:
             raise ValueError(f"isa_position must be one of {ISA_POSITIONS}, got {isa_position!r}.")
         self.backbone = DenseUNet2D(
-            2, in_channels, out_channels, channels, growth_rate, layers_per_block, bn_size, dropout_prob, norm, act
+            spatial_dims=2,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            channels=channels,
+            growth_rate=growth_rate,
+            layers_per_block=layers_per_block,
+            bn_size=bn_size,
+            dropout_prob=dropout_prob,
+            norm=norm,
+            act=act,
         )
         self.isa_on_features = isa_position == "features"
         isa_channels = channels[0] if self.isa_on_features else out_channels
@@ -96,6 +103,15 @@ class SAUNetISA(nn.Module):
         return x.reshape([batch, -1] + list(x.shape[1:])).movedim(1, self.slice_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits.
+
+        Args:
+            x: (B, in_channels, X, Y, Z) (slices along ``slice_axis``), the in-plane sizes multiples
+                of ``2 ** (len(channels) - 1)``.
+
+        Returns:
+            (B, out_channels, X, Y, Z) logits.
+        """
         if x.dim() != 5:
             raise ValueError("SAUNetISA expects a (B, C, X, Y, Z) volume, got shape " + str(list(x.shape)) + ".")
         batch = x.shape[0]

@@ -24,41 +24,66 @@ import argparse
 import sys
 from pathlib import Path
 
-from .folds import EVAL_SPLITS
-from .options import (add_common_arguments, budget_from_args, configure_logging, datalist_from_args, mlflow_ui_hint,
-                      overrides_from_args, parse_folds, tracking_uri_from_args)
-from .reproduction import VARIANTS, make_tables, reproduce_tables
+from ..experiments.folds import EVAL_SPLITS
+from ..experiments.reproduction import VARIANTS, make_tables, reproduce_tables
+from . import experiment_options as options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n")[0].split(": ", 1)[1]
-    parser.epilog = __doc__.split("\n\n", 1)[1]
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), metavar="PRESET",
-                        help=f"presets to train (default: all of {', '.join(VARIANTS)})")
-    parser.add_argument("--folds", nargs="+", default=["0"], metavar="K",
-                        help="validation fold(s) of each training, or 'all' (default: 0)")
-    parser.add_argument("--eval-split", choices=EVAL_SPLITS, default="auto",
-                        help="auto (default): the datalist's labelled test list if any, else the held-out fold")
-    parser.add_argument("--tables-only", action="store_true",
-                        help="train nothing: rebuild the tables of the newest study (or --study) from MLflow")
+    options.describe(parser, __doc__)
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=VARIANTS,
+        default=list(VARIANTS),
+        metavar="PRESET",
+        help=f"presets to train (default: all of {', '.join(VARIANTS)})",
+    )
+    parser.add_argument(
+        "--folds",
+        nargs="+",
+        default=["0"],
+        metavar="K",
+        help="validation fold(s) of each training, or 'all' (default: 0)",
+    )
+    parser.add_argument(
+        "--eval-split",
+        choices=EVAL_SPLITS,
+        default="auto",
+        help="auto (default): the datalist's labelled test list if any, else the held-out fold",
+    )
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="train nothing: rebuild the tables of the newest study (or --study) from MLflow",
+    )
     parser.add_argument("--out", type=Path, help="folder for the tables (default: WORK_DIR/<study>/tables)")
-    add_common_arguments(parser, experiment="wmhseg-paper")
+    options.add_common_arguments(parser, experiment="wmhseg-paper")
 
 
 def run(args: argparse.Namespace) -> int:
-    configure_logging()
+    options.configure_logging()
     try:
-        tracking_uri = tracking_uri_from_args(args)
+        tracking_uri = options.tracking_uri_from_args(args)
         if args.tables_only:
             tables = make_tables(tracking_uri, args.experiment, args.study, args.out, work_dir=args.work_dir)
             failures = []
         else:
-            folds = parse_folds(args.folds)
-            result = reproduce_tables(datalist_from_args(args), budget_from_args(args), tracking_uri, args.work_dir,
-                                      folds=folds, variants=args.variants, experiment=args.experiment,
-                                      eval_split=args.eval_split, study_id=args.study, seed=args.seed,
-                                      overrides=overrides_from_args(args), out_dir=args.out)
+            folds = options.parse_folds(args.folds)
+            result = reproduce_tables(
+                options.datalist_from_args(args),
+                options.budget_from_args(args),
+                tracking_uri,
+                args.work_dir,
+                folds=folds,
+                variants=args.variants,
+                experiment=args.experiment,
+                eval_split=args.eval_split,
+                study_id=args.study,
+                seed=args.seed,
+                overrides=options.overrides_from_args(args),
+                out_dir=args.out,
+            )
             tables, failures = result.tables, result.failures
     except (ValueError, FileNotFoundError, LookupError) as err:
         print(f"wmhseg reproduce-tables: {err}", file=sys.stderr)
@@ -71,15 +96,5 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(table.markdown() for table in tables.tables))
     print(f"study {tables.study} in experiment {args.experiment!r} at {tracking_uri}")
     print("tables: " + ", ".join(str(p) for p in tables.files))
-    print(f"browse: {mlflow_ui_hint(tracking_uri)}")
+    print(f"browse: {options.mlflow_ui_hint(tracking_uri)}")
     return 1 if failures else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="reproduce_tables.py")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,12 +1,12 @@
 """Builders of the transform lists for the 2D networks: whole slices at a fixed size, and the LGG recipe's augmentation.
 
-The 2D counterparts of :mod:`.pipelines` (``bundle/configs/train_2d.json`` uses them).
+The 2D counterparts of :mod:`.volume_lists` (``bundle/configs/train_2d.json`` uses them).
 Slices are either the LGG brain-MRI ``.tif`` pictures (RGB, 8-bit masks) or axial NIfTI
 slices of FLAIR volumes (:func:`wmhseg.data.slices.axial_slice_datalist`); see
 :mod:`.slice_values` for how their values are handled.
 
-``DEFAULT_SLICE_AUGMENTATION`` is the SA-UNet brain notebook's Keras ``ImageDataGenerator``
-(``seed-networks.md`` §1.2): rotation range 0.25°, shifts of 5 % of the size, shear 0.05°,
+``DEFAULT_SLICE_AUGMENTATION`` is the Keras ``ImageDataGenerator`` of the SA-UNet brain-MRI notebook
+(suniash/brain_mri_segmentation, on the LGG data of Buda et al. 2019): rotation range 0.25°, shifts of 5 % of the size, shear 0.05°,
 zoom ±5 % per axis, horizontal flips; out-of-image pixels take the nearest edge value.
 """
 
@@ -27,8 +27,8 @@ from monai.transforms import (
     Transform,
 )
 
-from .pipelines import merge_augmentation_params
 from .slice_values import CheckChannelsd, EnsureBinaryMaskd, ScaleSliceIntensityd
+from .volume_lists import merge_augmentation_params
 
 #: Keras ImageDataGenerator settings of the LGG notebook; ``prob`` 0 switches an entry off.
 DEFAULT_SLICE_AUGMENTATION: dict[str, dict[str, Any]] = {

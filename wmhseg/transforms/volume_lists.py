@@ -67,7 +67,7 @@ DEFAULT_AUGMENTATION: dict[str, dict[str, Any]] = {
     "elastic": {"prob": 0.1, "sigma_range": [6.0, 9.0], "magnitude_range": [30.0, 80.0]},
     # intensity, on raw intensities (see ApplyToRawIntensityd)
     "bias_field": {"prob": 0.15, "degree": 3, "coeff_range": [0.0, 0.2]},
-    "quadratic_bias": {"prob": 0.0},  # the reference's quadratic field (3d-sa-unet.md section 7)
+    "quadratic_bias": {"prob": 0.0},  # the quadratic field of the 3D SA-UNet code (Guo, arXiv:2309.08402)
     "ghosting": {"prob": 0.1, "num_ghosts": [2, 6], "intensity": [0.2, 0.6], "axes": [0, 1]},
     "motion": {"prob": 0.05, "degrees": 3.0, "translation": 3.0, "num_transforms": 2},
     "rician_noise": {"prob": 0.1, "std": 0.05},
@@ -123,13 +123,23 @@ def preprocessing(
     if target_spacing is not None:
         if len(target_spacing) != 3 or min(target_spacing) <= 0:
             raise ValueError(f"target_spacing must be three positive sizes in mm or None, got {target_spacing}")
-        transforms.append(Spacingd(keys, pixdim=tuple(float(s) for s in target_spacing),
-                                   mode=_modes(keys, images, "bilinear", "nearest"), dtype=np.float32))
+        transforms.append(
+            Spacingd(
+                keys,
+                pixdim=tuple(float(s) for s in target_spacing),
+                mode=_modes(keys, images, "bilinear", "nearest"),
+                dtype=np.float32,
+            )
+        )
     if spatial_pad is not None:
-        transforms.append(SpatialPadd(keys, spatial_size=tuple(int(s) for s in spatial_pad), method="symmetric",
-                                      mode="constant"))
-    transforms.append(NormalizeFLAIRd(images, mode=normalisation, mask_key=mask_key if mask_key in keys else None,
-                                      global_stats=global_stats))
+        transforms.append(
+            SpatialPadd(keys, spatial_size=tuple(int(s) for s in spatial_pad), method="symmetric", mode="constant")
+        )
+    transforms.append(
+        NormalizeFLAIRd(
+            images, mode=normalisation, mask_key=mask_key if mask_key in keys else None, global_stats=global_stats
+        )
+    )
     if label_key in label_like:
         transforms.append(EnsureLabelClassesd(label_key, num_classes=num_classes))
     if mask_key in label_like:
@@ -146,13 +156,15 @@ def patch_sampling(
     label_key: str = "label",
     mask_key: str | None = "brain_mask",
     num_classes: int = 3,
+    ratios: Sequence[float] | None = None,
 ) -> list[Transform]:
     """Random training patches that favour lesions, padding volumes smaller than the patch.
 
     A share ``pos_ratio`` of the patches is centred on a lesion voxel: WMH (label 1), or
-    other pathology (label 2) for ``other_ratio`` of those; the rest on background. A class
-    absent from a subject is skipped. Volumes smaller than ``patch_size`` are padded with
-    the raw-zero intensity (and label 0) first. Patch X and Y should be multiples of 8
+    other pathology (label 2) for ``other_ratio`` of those; the rest on background. With
+    ``ratios`` (one weight per class) the centre class is drawn with those weights instead.
+    A class absent from a subject is skipped. Volumes smaller than ``patch_size`` are padded
+    with the raw-zero intensity (and label 0) first. Patch X and Y should be multiples of 8
     for the 3D SA-UNet.
     """
     if not 0.0 <= pos_ratio <= 1.0 or not 0.0 <= other_ratio <= 1.0:
@@ -162,12 +174,21 @@ def patch_sampling(
     if label_key not in keys:
         raise ValueError(f"patch sampling needs the label key {label_key!r} in keys {keys}")
     patch_size = tuple(int(s) for s in patch_size)
-    ratios = [1.0 - pos_ratio, pos_ratio * (1.0 - other_ratio), pos_ratio * other_ratio]
-    ratios += [0.0] * (num_classes - 3)
+    if ratios is None:
+        ratios = [1.0 - pos_ratio, pos_ratio * (1.0 - other_ratio), pos_ratio * other_ratio] + [0.0] * (num_classes - 3)
+    elif len(ratios) != num_classes or min(ratios) < 0 or sum(ratios) <= 0:
+        raise ValueError(f"ratios must be {num_classes} non-negative weights, not all zero, got {list(ratios)}")
     return [
         ApplyToRawIntensityd(images, SpatialPadd(keys, spatial_size=patch_size, method="symmetric", mode="constant")),
-        RandCropByLabelClassesd(keys, label_key=label_key, spatial_size=patch_size, ratios=ratios[:num_classes],
-                                num_classes=num_classes, num_samples=int(num_samples), warn=False),
+        RandCropByLabelClassesd(
+            keys,
+            label_key=label_key,
+            spatial_size=patch_size,
+            ratios=list(ratios)[:num_classes],
+            num_classes=num_classes,
+            num_samples=int(num_samples),
+            warn=False,
+        ),
     ]
 
 
@@ -184,8 +205,7 @@ def merge_augmentation_params(
             raise ValueError(f"unknown {what} {name!r}; known: {', '.join(merged)}")
         unknown = set(entry) - set(merged[name])
         if unknown:
-            raise ValueError(f"{what} {name!r}: unknown parameter(s) {sorted(unknown)}; "
-                             f"known: {sorted(merged[name])}")
+            raise ValueError(f"{what} {name!r}: unknown parameter(s) {sorted(unknown)}; known: {sorted(merged[name])}")
         merged[name].update(copy.deepcopy(dict(entry)))
     return merged
 
@@ -218,52 +238,100 @@ def augmentation(
     if patch_size is not None and patch_size[0] != patch_size[1]:
         turning = [name for name in ("rotate90", "transpose") if p[name]["prob"] > 0]
         if turning:
-            raise ValueError(f"{' and '.join(turning)} need a square in-plane patch, got {tuple(patch_size)}; "
-                             f"set their prob to 0")
+            raise ValueError(
+                f"{' and '.join(turning)} need a square in-plane patch, got {tuple(patch_size)}; set their prob to 0"
+            )
     out: list[Transform] = []
     if p["flip"]["prob"] > 0:
         out += [RandFlipd(keys, prob=p["flip"]["prob"], spatial_axis=int(axis)) for axis in p["flip"]["axes"]]
     if p["rotate90"]["prob"] > 0:
-        out.append(RandRotate90d(keys, prob=p["rotate90"]["prob"], max_k=int(p["rotate90"]["max_k"]),
-                                 spatial_axes=(0, 1)))
+        out.append(
+            RandRotate90d(keys, prob=p["rotate90"]["prob"], max_k=int(p["rotate90"]["max_k"]), spatial_axes=(0, 1))
+        )
     if p["transpose"]["prob"] > 0:
         out.append(RandTransposeAxesd(keys, prob=p["transpose"]["prob"], spatial_axes=(0, 1)))
     if p["rotate"]["prob"] > 0:
         rx, ry, rz = (math.radians(float(a)) for a in p["rotate"]["range_deg"])
-        out.append(RandRotated(keys, range_x=rx, range_y=ry, range_z=rz, prob=p["rotate"]["prob"], keep_size=True,
-                               mode=nearest, padding_mode="border", dtype=np.float32))
+        out.append(
+            RandRotated(
+                keys,
+                range_x=rx,
+                range_y=ry,
+                range_z=rz,
+                prob=p["rotate"]["prob"],
+                keep_size=True,
+                mode=nearest,
+                padding_mode="border",
+                dtype=np.float32,
+            )
+        )
     if p["elastic"]["prob"] > 0:
-        out.append(Rand3DElasticd(keys, sigma_range=tuple(p["elastic"]["sigma_range"]),
-                                  magnitude_range=tuple(p["elastic"]["magnitude_range"]), prob=p["elastic"]["prob"],
-                                  mode=nearest, padding_mode="border"))
+        out.append(
+            Rand3DElasticd(
+                keys,
+                sigma_range=tuple(p["elastic"]["sigma_range"]),
+                magnitude_range=tuple(p["elastic"]["magnitude_range"]),
+                prob=p["elastic"]["prob"],
+                mode=nearest,
+                padding_mode="border",
+            )
+        )
 
     def raw(transform: Transform) -> Transform:
         return ApplyToRawIntensityd(images, transform)
 
     if p["bias_field"]["prob"] > 0:
-        out.append(raw(RandBiasFieldd(images, degree=int(p["bias_field"]["degree"]),
-                                      coeff_range=tuple(p["bias_field"]["coeff_range"]),
-                                      prob=p["bias_field"]["prob"])))
+        out.append(
+            raw(
+                RandBiasFieldd(
+                    images,
+                    degree=int(p["bias_field"]["degree"]),
+                    coeff_range=tuple(p["bias_field"]["coeff_range"]),
+                    prob=p["bias_field"]["prob"],
+                )
+            )
+        )
     if p["quadratic_bias"]["prob"] > 0:
         out.append(raw(RandQuadraticBiasFieldd(images, prob=p["quadratic_bias"]["prob"])))
     if p["ghosting"]["prob"] > 0:
         g = p["ghosting"]
-        out.append(raw(RandTorchIOd(images, "RandomGhosting", num_ghosts=tuple(g["num_ghosts"]),
-                                    axes=tuple(g["axes"]), intensity=tuple(g["intensity"]), p=g["prob"])))
+        out.append(
+            raw(
+                RandTorchIOd(
+                    images,
+                    "RandomGhosting",
+                    num_ghosts=tuple(g["num_ghosts"]),
+                    axes=tuple(g["axes"]),
+                    intensity=tuple(g["intensity"]),
+                    p=g["prob"],
+                )
+            )
+        )
     if p["motion"]["prob"] > 0:
         m = p["motion"]
-        out.append(raw(RandTorchIOd(images, "RandomMotion", degrees=float(m["degrees"]),
-                                    translation=float(m["translation"]), num_transforms=int(m["num_transforms"]),
-                                    p=m["prob"])))
+        out.append(
+            raw(
+                RandTorchIOd(
+                    images,
+                    "RandomMotion",
+                    degrees=float(m["degrees"]),
+                    translation=float(m["translation"]),
+                    num_transforms=int(m["num_transforms"]),
+                    p=m["prob"],
+                )
+            )
+        )
     if p["rician_noise"]["prob"] > 0:
         out.append(raw(RandRicianNoised(images, prob=p["rician_noise"]["prob"], std=p["rician_noise"]["std"])))
     if p["scale_intensity"]["prob"] > 0:
-        out.append(raw(RandScaleIntensityd(images, factors=p["scale_intensity"]["factors"],
-                                           prob=p["scale_intensity"]["prob"])))
+        out.append(
+            raw(RandScaleIntensityd(images, factors=p["scale_intensity"]["factors"], prob=p["scale_intensity"]["prob"]))
+        )
     if p["gaussian_noise"]["prob"] > 0:
         out.append(RandGaussianNoised(images, prob=p["gaussian_noise"]["prob"], std=p["gaussian_noise"]["std"]))
     if p["shift_intensity"]["prob"] > 0:
-        out.append(RandShiftIntensityd(images, offsets=p["shift_intensity"]["offsets"],
-                                       prob=p["shift_intensity"]["prob"]))
+        out.append(
+            RandShiftIntensityd(images, offsets=p["shift_intensity"]["offsets"], prob=p["shift_intensity"]["prob"])
+        )
     out.append(CastToTyped(keys, dtype=np.float32))
     return out

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .datalist import FOLD_SCHEMES
+from ..data.datalist import FOLD_SCHEMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     phantoms.add_argument("-o", "--output", type=Path, required=True, help="folder to write into")
     phantoms.add_argument("-n", type=int, default=16, help="number of subjects (default 16)")
     phantoms.add_argument("--seed", type=int, default=0)
-    phantoms.add_argument("--protocols", nargs="+", default=None,
-                          help="scanner grids, in turn (default: all of wmhseg.data.synthetic.PROTOCOLS)")
+    phantoms.add_argument(
+        "--protocols",
+        nargs="+",
+        default=None,
+        help="scanner grids, in turn (default: all of wmhseg.data.synthetic.PROTOCOLS)",
+    )
     phantoms.add_argument("--lesion-range", type=float, nargs=2, default=(0.5, 80.0), metavar=("MIN_ML", "MAX_ML"))
     phantoms.add_argument("--folds", type=int, default=5)
 
@@ -54,49 +58,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lgg.add_argument("root", type=Path, help="the kaggle_3m folder (or the folder that contains it)")
     lgg.add_argument("-o", "--output", type=Path, required=True, help="datalist JSON to write")
     lgg.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    lgg.add_argument("--test-fraction", type=float, default=0.1, help="share of patients held out for testing (default 0.1)")
+    lgg.add_argument(
+        "--test-fraction", type=float, default=0.1, help="share of patients held out for testing (default 0.1)"
+    )
     lgg.add_argument("--seed", type=int, default=42, help="shuffle seed of the patient split (default 42)")
 
     slices = sub.add_parser("slices", help="axial 2D slices of a 3D datalist (binary target, split kept by subject)")
     slices.add_argument("datalist", type=Path, help="3D datalist JSON")
-    slices.add_argument("-o", "--output", type=Path, required=True, help="folder to write the slices and datalist.json into")
+    slices.add_argument(
+        "-o", "--output", type=Path, required=True, help="folder to write the slices and datalist.json into"
+    )
     slices.add_argument("--foreground", type=int, default=1, help="label value that becomes 1 (default 1, WMH)")
 
     default = sub.add_parser("default", help="the cached default phantom set (generated on first use)")
-    default.add_argument("--root", type=Path, default=None,
-                         help="cache root (default $WMHSEG_DATA_DIR or ~/.cache/wmhseg/phantoms)")
+    default.add_argument(
+        "--root", type=Path, default=None, help="cache root (default $WMHSEG_DATA_DIR or ~/.cache/wmhseg/phantoms)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         if args.source == "challenge":
-            from .wmh_challenge import import_wmh_challenge
+            from ..data.wmh_challenge import import_wmh_challenge
 
             scheme = "leave-one-scanner-out" if args.leave_one_scanner_out else FOLD_SCHEMES[0]
-            path = import_wmh_challenge(args.root, args.output, num_folds=args.folds, scheme=scheme, seed=args.seed,
-                                        include_t1=not args.no_t1, full_read=not args.quick)
+            path = import_wmh_challenge(
+                args.root,
+                args.output,
+                num_folds=args.folds,
+                scheme=scheme,
+                seed=args.seed,
+                include_t1=not args.no_t1,
+                full_read=not args.quick,
+            )
         elif args.source == "folder":
-            from .folder import import_folder
+            from ..data.folder import import_folder
 
-            path = import_folder(args.root, args.output, labels=args.labels, label_suffix=args.label_suffix,
-                                 scanner=args.scanner, num_folds=args.folds, seed=args.seed,
-                                 full_read=not args.quick)
+            path = import_folder(
+                args.root,
+                args.output,
+                labels=args.labels,
+                label_suffix=args.label_suffix,
+                scanner=args.scanner,
+                num_folds=args.folds,
+                seed=args.seed,
+                full_read=not args.quick,
+            )
         elif args.source == "phantoms":
-            from .synthetic import generate_phantoms
+            from ..data.synthetic import generate_phantoms
 
-            path = generate_phantoms(args.output, args.n, seed=args.seed, protocols=args.protocols,
-                                     lesion_volume_range=tuple(args.lesion_range), num_folds=args.folds)
+            path = generate_phantoms(
+                args.output,
+                args.n,
+                seed=args.seed,
+                protocols=args.protocols,
+                lesion_volume_range=tuple(args.lesion_range),
+                num_folds=args.folds,
+            )
         elif args.source == "lgg":
-            from .lgg import build_lgg_datalist
+            from ..data.lgg import build_lgg_datalist
 
-            path = build_lgg_datalist(args.root, args.output, num_folds=args.folds, test_fraction=args.test_fraction,
-                                      seed=args.seed)
+            path = build_lgg_datalist(
+                args.root, args.output, num_folds=args.folds, test_fraction=args.test_fraction, seed=args.seed
+            )
         elif args.source == "slices":
-            from .slices import axial_slice_datalist
+            from ..data.slices import axial_slice_datalist
 
             path = axial_slice_datalist(args.datalist, args.output, foreground=args.foreground)
         else:
-            from .synthetic import default_datalist
+            from ..data.synthetic import default_datalist
 
             path = default_datalist(args.root)
     except (FileNotFoundError, ValueError, KeyError) as error:
@@ -107,13 +137,3 @@ def run(args: argparse.Namespace) -> int:
     skipped = len(content.get("skipped", []))
     print(f"{path}: {counts}" + (f"; {skipped} subject(s) skipped, see warnings above" if skipped else ""))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wmhseg prepare", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The synthetic-training overlay (train.json + synthetic.json) on toy label maps: a real workflow, a real
+MLflow store, the six-class model saved, and a second run that starts from the saved weights."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from bundle_helpers import CONFIGS, META, TRAIN, mlflow_runs, run_workflow, sqlite_uri
+
+SYNTHETIC = str(CONFIGS / "synthetic.json")
+
+
+def _overrides(root, label_maps, **extra):
+    overrides = {
+        "bundle_root": str(root),
+        "label_maps_dir": str(label_maps),
+        "validation_label_maps": 1,
+        "validation_subjects": 1,
+        "validation_dir": str(root / "validation"),
+        "synthesis": {"max_work_shape": [96, 112, 96]},
+        "network_options": {"out_channels": 6, "channels": [8, 8, 16, 16]},
+        "patch_size": [32, 32, 8],
+        "val_roi_size": [64, 64, 16],
+        "batch_size": 2,
+        "pool_size": 2,
+        "patches_per_volume": 2,
+        "num_workers": 0,
+        "epochs": 1,
+        "epoch_length": 2,
+        "experiment_name": "synthetic-test",
+    }
+    overrides.update(extra)
+    return overrides
+
+
+def test_synthetic_training_saves_a_six_class_model(tmp_path, toy_label_maps, one_torch_thread):
+    root = tmp_path / "bundle"
+    workflow = run_workflow([TRAIN, SYNTHETIC], "training", **_overrides(root, toy_label_maps))
+    state = torch.load(root / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert state["head.weight"].shape[0] == 6
+    assert not any(k.startswith("network.") for k in state)  # the precision wrapper is not in the state dict
+    (run,) = mlflow_runs(sqlite_uri(root), "synthetic-test")
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["num_classes"] == "6"
+    assert json.loads(params["label_maps"]) == ["toy_seg_00.nii.gz", "toy_seg_01.nii.gz"]
+    assert json.loads(params["validation_label_maps"]) == ["toy_seg_02.nii.gz"]
+    assert "val_wmh_dice" in run.data.metrics
+    assert workflow.parser.get_parsed_content("hyperparameters")["precision"] in ("bf16", "fp32")
+
+    # a new run (new folder) that starts from those weights: its "initialize" step loads them
+    from monai.bundle import ConfigWorkflow
+
+    second = ConfigWorkflow(config_file=[TRAIN, SYNTHETIC], meta_file=META, workflow_type="train", run_id="training",
+                            **_overrides(tmp_path / "second", toy_label_maps,
+                                         init_checkpoint=str(root / "models" / "model.pt")))
+    second.initialize()
+    loaded = second.parser.get_parsed_content("network_def").state_dict()
+    assert all(torch.equal(loaded[k].cpu(), state[k]) for k in state)
