@@ -72,8 +72,13 @@ MODES = {
     "nnunet": {"precision": "fp32", "patch_size": TODAY_PATCH},
 }
 """Bundle overrides of each pipeline setting (``nnunet`` also replaces the inferer)."""
-PRE_STAGES = {"LoadImaged": "read", "EnsureChannelFirstd": "read", "Orientationd": "reorient",
-              "Spacingd": "resample", "NormalizeFLAIRd": "normalise"}
+PRE_STAGES = {
+    "LoadImaged": "read",
+    "EnsureChannelFirstd": "read",
+    "Orientationd": "reorient",
+    "Spacingd": "resample",
+    "NormalizeFLAIRd": "normalise",
+}
 
 
 def peak_rss_mb() -> float:
@@ -117,8 +122,9 @@ class NnUNetStyleInferer(Inferer):
             from wmhseg.inference import ProbabilitySlidingWindowInferer
 
             mirrors = [[0], [1], [2], [0, 1], [0, 2], [1, 2], [0, 1, 2]]
-            self.emulation = ProbabilitySlidingWindowInferer(patch_size, flip_axes=mirrors, overlap=0.5,
-                                                             mode="gaussian", sigma_scale=0.125, device="cpu")
+            self.emulation = ProbabilitySlidingWindowInferer(
+                patch_size, flip_axes=mirrors, overlap=0.5, mode="gaussian", sigma_scale=0.125, device="cpu"
+            )
             self.driver = "emulated (nnunetv2 not installed): MONAI windows, overlap 0.5, gaussian, 8 mirrors"
             return
         from types import SimpleNamespace
@@ -126,9 +132,14 @@ class NnUNetStyleInferer(Inferer):
         import torch
 
         self.emulation = None
-        self.predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=True,
-                                         perform_everything_on_device=False, device=torch.device("cpu"),
-                                         allow_tqdm=False)
+        self.predictor = nnUNetPredictor(
+            tile_step_size=0.5,
+            use_gaussian=True,
+            use_mirroring=True,
+            perform_everything_on_device=False,
+            device=torch.device("cpu"),
+            allow_tqdm=False,
+        )
         self.predictor.configuration_manager = SimpleNamespace(patch_size=list(patch_size))
         self.predictor.label_manager = SimpleNamespace(num_segmentation_heads=num_classes)
         self.predictor.allowed_mirroring_axes = (0, 1, 2)
@@ -144,17 +155,30 @@ class NnUNetStyleInferer(Inferer):
         data = inputs.as_tensor() if isinstance(inputs, MetaTensor) else inputs
         logits = self.predictor.predict_sliding_window_return_logits(data[0])
         probabilities = torch.softmax(logits.float(), dim=0)[None]
-        return MetaTensor(probabilities).copy_meta_from(inputs, copy_attr=False) if isinstance(inputs, MetaTensor) \
+        return (
+            MetaTensor(probabilities).copy_meta_from(inputs, copy_attr=False)
+            if isinstance(inputs, MetaTensor)
             else probabilities
+        )
 
 
 def _workflow(work: Path, inputs, output_dir: Path, ckpt: Path, **overrides):
     from monai.bundle import ConfigWorkflow
 
     return ConfigWorkflow(
-        config_file=str(INFERENCE_JSON), meta_file=[], logging_file=False, workflow_type="infer",
-        run_id="inference", bundle_root=str(work), input=inputs, output_dir=str(output_dir), ckpt_file=str(ckpt),
-        device="$torch.device('cpu')", progress=False, overwrite=True, **overrides,
+        config_file=str(INFERENCE_JSON),
+        meta_file=[],
+        logging_file=False,
+        workflow_type="infer",
+        run_id="inference",
+        bundle_root=str(work),
+        input=inputs,
+        output_dir=str(output_dir),
+        ckpt_file=str(ckpt),
+        device="$torch.device('cpu')",
+        progress=False,
+        overwrite=True,
+        **overrides,
     )
 
 
@@ -176,8 +200,11 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     image = work / f"{args.case}.nii.gz"
     overrides = dict(MODES[args.mode])
     if args.mode == "nnunet":
-        overrides["inferer"] = {"_target_": "bench_inference.NnUNetStyleInferer", "patch_size": TODAY_PATCH,
-                                "num_classes": args.num_classes}
+        overrides["inferer"] = {
+            "_target_": "bench_inference.NnUNetStyleInferer",
+            "patch_size": TODAY_PATCH,
+            "num_classes": args.num_classes,
+        }
     start = time.perf_counter()
     workflow = _workflow(work, [str(image)], work / f"out_{args.mode}", work / "model.pt", **overrides)
     workflow.initialize()  # builds the network, loads the weights, measures its activations (planned windows)
@@ -214,8 +241,10 @@ def run_limit(args: argparse.Namespace) -> dict:
     network = load_network_weights(parser.get_parsed_content("network_def"), Path(args.work) / "model.pt").eval()
     precision = "bf16" if cpu_supports_bf16() else "fp32"
     network = with_precision(network, precision, "cpu")
-    grid, _ = network_grid_shape(read_native(Path(args.work) / f"{args.case}.nii.gz", load_data=False),
-                                 parser.get_parsed_content("target_spacing"))
+    grid, _ = network_grid_shape(
+        read_native(Path(args.work) / f"{args.case}.nii.gz", load_data=False),
+        parser.get_parsed_content("target_spacing"),
+    )
     shape = [math.ceil(g / m) * m for g, m in zip(grid, size_multiple(network))]
     x = torch.randn(1, 1, *shape)
     seconds = []
@@ -224,8 +253,13 @@ def run_limit(args: argparse.Namespace) -> dict:
             start = time.perf_counter()
             network(x)
             seconds.append(time.perf_counter() - start)
-    return {"shape": shape, "precision": precision, "cold_s": seconds[0], "warm_s": seconds[1],
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "shape": shape,
+        "precision": precision,
+        "cold_s": seconds[0],
+        "warm_s": seconds[1],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run_agreement(args: argparse.Namespace) -> dict:
@@ -239,36 +273,62 @@ def run_agreement(args: argparse.Namespace) -> dict:
     shipped = SHIPPED_MODEL.is_file()
     ckpt = SHIPPED_MODEL if shipped else work / "model.pt"
     datalist = work / "real.json"
-    datalist.write_text(json.dumps({"test": [{"image": str(LJUBLJANA / c / "FLAIR.nii.gz"), "subject": c}
-                                             for c in REAL_CASES]}))
+    datalist.write_text(
+        json.dumps({"test": [{"image": str(LJUBLJANA / c / "FLAIR.nii.gz"), "subject": c} for c in REAL_CASES]})
+    )
     seconds = {}
     for precision in ("bf16", "fp32"):
         start = time.perf_counter()
-        workflow = _workflow(work, str(datalist), work / f"real_{precision}", ckpt, precision=precision,
-                             memory_budget_mb=4096, save_qc=False)
+        workflow = _workflow(
+            work,
+            str(datalist),
+            work / f"real_{precision}",
+            ckpt,
+            precision=precision,
+            memory_budget_mb=4096,
+            save_qc=False,
+        )
         workflow.initialize()
         workflow.run()
         workflow.finalize()
         seconds[precision] = time.perf_counter() - start
     rows = []
     for case in REAL_CASES:
-        prob = {p: np.asarray(nib.load(work / f"real_{p}" / case / "wmh_prob.nii.gz").dataobj) for p in ("bf16", "fp32")}
+        prob = {
+            p: np.asarray(nib.load(work / f"real_{p}" / case / "wmh_prob.nii.gz").dataobj) for p in ("bf16", "fp32")
+        }
         threshold = 0.5 if shipped else float(np.quantile(prob["fp32"], 0.99))
         masks = {p: (prob[p] >= threshold) for p in prob}
         diff = np.abs(prob["bf16"] - prob["fp32"])
-        rows.append({
-            "case": case, "threshold": threshold, "voxels_fp32": int(masks["fp32"].sum()),
-            "voxels_bf16": int(masks["bf16"].sum()), "dsc": dice(masks["fp32"], masks["bf16"]),
-            "volume_diff_pct": avd(masks["fp32"], masks["bf16"]), "mean_abs_dp": float(diff.mean()),
-            "max_abs_dp": float(diff.max()),
-            "r": float(np.corrcoef(prob["bf16"].ravel(), prob["fp32"].ravel())[0, 1]),
-        })
+        rows.append(
+            {
+                "case": case,
+                "threshold": threshold,
+                "voxels_fp32": int(masks["fp32"].sum()),
+                "voxels_bf16": int(masks["bf16"].sum()),
+                "dsc": dice(masks["fp32"], masks["bf16"]),
+                "volume_diff_pct": avd(masks["fp32"], masks["bf16"]),
+                "mean_abs_dp": float(diff.mean()),
+                "max_abs_dp": float(diff.max()),
+                "r": float(np.corrcoef(prob["bf16"].ravel(), prob["fp32"].ravel())[0, 1]),
+            }
+        )
     return {"model": str(ckpt) if shipped else "random weights", "rows": rows, "seconds": seconds}
 
 
 def child(args: argparse.Namespace, mode: str, work: Path, case: str = "", num_classes: int = 0) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, "--work", str(work), "--case", case, "--num-classes",
-           str(num_classes)] + (["--threads", str(args.threads)] if args.threads else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        "--work",
+        str(work),
+        "--case",
+        case,
+        "--num-classes",
+        str(num_classes),
+    ] + (["--threads", str(args.threads)] if args.threads else [])
     path = os.pathsep.join([str(ROOT), str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")])
     result = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -285,55 +345,87 @@ def report(case: str, shape, results: dict) -> None:
     ours, limit = results["ours"][0], results.get("limit")
     t = ours["timing"]
     windows = ours["runtime"]["windows"]
-    print(f"\n{case}: {'x'.join(map(str, shape))} voxels; ours: {ours['runtime']['precision']}, "
-          f"{windows['count']} window(s) of {'x'.join(map(str, windows['roi_size']))}")
-    stages = {"check": t["check"], "hash": t["hash"], **{f"{k} *": v for k, v in ours["stages"].items()},
-              "network": t["network"], "  of which plan": t["plan"], "invert": t["invert"], "lesions": t["lesions"],
-              **{k: v for k, v in t.items() if k.startswith("write_")}, "write (all, parallel)": t["write"],
-              "total (summary)": t["total"], "run wall time": ours["wall_s"]}
+    print(
+        f"\n{case}: {'x'.join(map(str, shape))} voxels; ours: {ours['runtime']['precision']}, "
+        f"{windows['count']} window(s) of {'x'.join(map(str, windows['roi_size']))}"
+    )
+    stages = {
+        "check": t["check"],
+        "hash": t["hash"],
+        **{f"{k} *": v for k, v in ours["stages"].items()},
+        "network": t["network"],
+        "  of which plan": t["plan"],
+        "invert": t["invert"],
+        "lesions": t["lesions"],
+        **{k: v for k, v in t.items() if k.startswith("write_")},
+        "write (all, parallel)": t["write"],
+        "total (summary)": t["total"],
+        "run wall time": ours["wall_s"],
+    }
     for name, seconds in stages.items():
         print(f"  {name:<24}{seconds:8.2f} s")
-    print(f"  (* re-run transform by transform after the run; their sum is the data loader's "
-          f"'load' stage, {t['load']:.2f} s in the run)")
+    print(
+        f"  (* re-run transform by transform after the run; their sum is the data loader's "
+        f"'load' stage, {t['load']:.2f} s in the run)"
+    )
     print(f"  {'setting':<16}{'network s':>10}{'total s':>10}{'peak RSS MB':>13}   (runs in order: {results['order']})")
     for mode in ("ours", "today", "nnunet"):
         for i, r in enumerate(results.get(mode, [])):
-            print(f"  {mode + (f' #{i + 1}' if len(results[mode]) > 1 else ''):<16}{r['timing']['network']:>10.2f}"
-                  f"{r['wall_s']:>10.2f}{r['peak_rss_mb']:>13.0f}")
+            print(
+                f"  {mode + (f' #{i + 1}' if len(results[mode]) > 1 else ''):<16}{r['timing']['network']:>10.2f}"
+                f"{r['wall_s']:>10.2f}{r['peak_rss_mb']:>13.0f}"
+            )
     for i, r in enumerate(limit or []):
-        print(f"  {f'limit #{i + 1}':<16}{r['cold_s']:>10.2f}{r['cold_s']:>10.2f}{r['peak_rss_mb']:>13.0f}   "
-              f"{r['precision']} channels-last forward over {'x'.join(map(str, r['shape']))}, first of its process; "
-              f"second (warm): {r['warm_s']:.2f} s")
+        print(
+            f"  {f'limit #{i + 1}':<16}{r['cold_s']:>10.2f}{r['cold_s']:>10.2f}{r['peak_rss_mb']:>13.0f}   "
+            f"{r['precision']} channels-last forward over {'x'.join(map(str, r['shape']))}, first of its process; "
+            f"second (warm): {r['warm_s']:.2f} s"
+        )
     wall = _mean(results["ours"], "wall_s")
     print(f"  ours (mean of {len(results['ours'])}): {wall:.2f} s")
     if limit:
-        print(f"  ours / limit = {wall / _mean(limit, 'cold_s'):.2f} (first forward, as in a run), "
-              f"{wall / _mean(limit, 'warm_s'):.2f} (warm forward)")
+        print(
+            f"  ours / limit = {wall / _mean(limit, 'cold_s'):.2f} (first forward, as in a run), "
+            f"{wall / _mean(limit, 'warm_s'):.2f} (warm forward)"
+        )
     if "today" in results:
         print(f"  today / ours = {_mean(results['today'], 'wall_s') / wall:.2f}")
     if "nnunet" in results:
-        print(f"  nnU-Net-style / ours = {_mean(results['nnunet'], 'wall_s') / wall:.2f}   "
-              f"[{results['nnunet'][0]['driver']}]")
+        print(
+            f"  nnU-Net-style / ours = {_mean(results['nnunet'], 'wall_s') / wall:.2f}   "
+            f"[{results['nnunet'][0]['driver']}]"
+        )
 
 
 def report_agreement(result: dict) -> None:
-    print(f"\nbf16 vs fp32 on the real Ljubljana cases ({result['model']}; one window each; "
-          f"bf16 {result['seconds']['bf16']:.1f} s, fp32 {result['seconds']['fp32']:.1f} s for the three)")
+    print(
+        f"\nbf16 vs fp32 on the real Ljubljana cases ({result['model']}; one window each; "
+        f"bf16 {result['seconds']['bf16']:.1f} s, fp32 {result['seconds']['fp32']:.1f} s for the three)"
+    )
     if result["model"] == "random weights":
         print("  random weights give flat probability maps: masks at the 99th percentile of the fp32 map")
-    print(f"  {'case':<11}{'threshold':>10}{'fp32 vox':>10}{'bf16 vox':>10}{'DSC':>8}{'vol diff %':>11}"
-          f"{'mean|dp|':>10}{'max|dp|':>9}{'r':>9}")
+    print(
+        f"  {'case':<11}{'threshold':>10}{'fp32 vox':>10}{'bf16 vox':>10}{'DSC':>8}{'vol diff %':>11}"
+        f"{'mean|dp|':>10}{'max|dp|':>9}{'r':>9}"
+    )
     for r in result["rows"]:
-        print(f"  {r['case']:<11}{r['threshold']:>10.4f}{r['voxels_fp32']:>10}{r['voxels_bf16']:>10}{r['dsc']:>8.4f}"
-              f"{r['volume_diff_pct']:>11.3f}{r['mean_abs_dp']:>10.4f}{r['max_abs_dp']:>9.4f}{r['r']:>9.5f}")
+        print(
+            f"  {r['case']:<11}{r['threshold']:>10.4f}{r['voxels_fp32']:>10}{r['voxels_bf16']:>10}{r['dsc']:>8.4f}"
+            f"{r['volume_diff_pct']:>11.3f}{r['mean_abs_dp']:>10.4f}{r['max_abs_dp']:>9.4f}{r['r']:>9.5f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
-    parser.add_argument("--modes", nargs="+", choices=["ours", "limit", "today", "nnunet"],
-                        default=["ours", "limit", "today", "nnunet"], help="settings to measure (ours always runs)")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=["ours", "limit", "today", "nnunet"],
+        default=["ours", "limit", "today", "nnunet"],
+        help="settings to measure (ours always runs)",
+    )
     parser.add_argument("--no-agreement", action="store_true", help="skip the bf16/fp32 comparison on the real cases")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -364,9 +456,11 @@ def main() -> None:
             num_classes = int(network(torch.zeros(1, 1, 16, 16, 8)).shape[1])
         for case, (shape, spacing) in CASES.items():
             write_volume(work / f"{case}.nii.gz", shape, spacing)
-        print(f"{config['network_preset']} ({num_classes} classes, random weights), CPU, "
-              f"{args.threads or torch.get_num_threads()} thread(s), torch {torch.__version__}; "
-              f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"{config['network_preset']} ({num_classes} classes, random weights), CPU, "
+            f"{args.threads or torch.get_num_threads()} thread(s), torch {torch.__version__}; "
+            f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         # ours and the limit before and after the slow settings: their means even out a drifting machine load
         order = [m for m in ("limit", "ours", "today", "nnunet", "ours", "limit") if m == "ours" or m in args.modes]
         for case in args.cases:

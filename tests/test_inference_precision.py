@@ -14,12 +14,21 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from infer_support import (
+    AFFINES,
+    INFERENCE_JSON,
+    ROOT,
+    TINY_SAUNET,
+    phantom,
+    run_bundle,
+    tiny_saunet_checkpoint,
+    write_nifti,
+)
 from monai.bundle import ConfigParser
 
-from infer_support import AFFINES, INFERENCE_JSON, ROOT, TINY_SAUNET, phantom, run_bundle, tiny_saunet_checkpoint, write_nifti
+import wmhseg.networks.precision as precision_module
 from wmhseg.cli import main
 from wmhseg.metrics import avd, dice
-import wmhseg.networks.precision as precision_module
 from wmhseg.networks import PrecisionNetwork, cpu_supports_bf16, get_network, with_precision
 
 needs_bf16 = pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no native bf16")
@@ -36,8 +45,23 @@ def case(tmp_path_factory):
 
 def _predict(case, out: Path, *options: str) -> int:
     folder, src, ckpt = case
-    return main(["predict", str(src), "-o", str(out), "--ckpt", str(ckpt), "--device", "cpu", "--no-progress", "--no-qc",
-                 "--set", f"network_options={json.dumps(TINY_SAUNET)}", *options])
+    return main(
+        [
+            "predict",
+            str(src),
+            "-o",
+            str(out),
+            "--ckpt",
+            str(ckpt),
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--no-qc",
+            "--set",
+            f"network_options={json.dumps(TINY_SAUNET)}",
+            *options,
+        ]
+    )
 
 
 @needs_bf16
@@ -49,7 +73,9 @@ def test_precision_option_runs_the_network_in_bf16_or_fp32(case, tmp_path):
         assert summary["runtime"]["precision"] == summary["config"]["precision"] == name
         probs[name] = np.asarray(nib.load(tmp_path / name / "las" / "wmh_prob.nii.gz").dataobj)
     diff = np.abs(probs["bf16"] - probs["fp32"])  # bf16 rounding, nothing more
-    assert 0 < diff.mean() < 0.01 and np.corrcoef(probs["bf16"].ravel(), probs["fp32"].ravel())[0, 1] > 0.99, diff.mean()
+    assert 0 < diff.mean() < 0.01 and np.corrcoef(probs["bf16"].ravel(), probs["fp32"].ravel())[0, 1] > 0.99, (
+        diff.mean()
+    )
 
 
 def test_auto_uses_fp32_where_the_cpu_has_no_bf16(case, tmp_path, monkeypatch, capsys):
@@ -94,14 +120,29 @@ def test_bf16_and_fp32_agree_on_the_real_cases(tmp_path, ljubljana_dir):
     the precision differs.
     """
     datalist = tmp_path / "real.json"
-    datalist.write_text(json.dumps({"test": [{"image": str(ljubljana_dir / c / "FLAIR.nii.gz"), "subject": c}
-                                             for c in REAL_CASES]}))
+    datalist.write_text(
+        json.dumps({"test": [{"image": str(ljubljana_dir / c / "FLAIR.nii.gz"), "subject": c} for c in REAL_CASES]})
+    )
     ckpt = _default_network_checkpoint(tmp_path / "random.pt")
     for name in ("bf16", "fp32"):
-        assert run_bundle(tmp_path / name, str(datalist), ckpt, network_options={}, patch_size=None,
-                          normalisation="zscore_brain", precision=name, memory_budget_mb=4096, save_qc=False) is None
+        assert (
+            run_bundle(
+                tmp_path / name,
+                str(datalist),
+                ckpt,
+                network_options={},
+                patch_size=None,
+                normalisation="zscore_brain",
+                precision=name,
+                memory_budget_mb=4096,
+                save_qc=False,
+            )
+            is None
+        )
     for subject in REAL_CASES:
-        mask = {n: np.asarray(nib.load(tmp_path / n / subject / "wmh_mask.nii.gz").dataobj) > 0 for n in ("bf16", "fp32")}
+        mask = {
+            n: np.asarray(nib.load(tmp_path / n / subject / "wmh_mask.nii.gz").dataobj) > 0 for n in ("bf16", "fp32")
+        }
         prob = {n: np.asarray(nib.load(tmp_path / n / subject / "wmh_prob.nii.gz").dataobj) for n in ("bf16", "fp32")}
         for n in ("bf16", "fp32"):
             summary = json.loads((tmp_path / n / subject / "summary.json").read_text())

@@ -14,9 +14,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.data.utils import dense_patch_slices
-from monai.inferers import SlidingWindowInferer
-
 from infer_support import (
     AFFINES,
     TINY_SAUNET,
@@ -27,6 +24,9 @@ from infer_support import (
     tiny_saunet_checkpoint,
     write_nifti,
 )
+from monai.data.utils import dense_patch_slices
+from monai.inferers import SlidingWindowInferer
+
 from wmhseg.inference import (
     ProbabilitySlidingWindowInferer,
     activation_bytes_per_voxel,
@@ -45,10 +45,19 @@ def monai_window_count(shape, roi, overlap) -> int:
     return len(dense_patch_slices(size, roi, interval))
 
 
-@pytest.mark.parametrize("shape, roi, overlap", [((182, 218, 61), (184, 224, 23), 0.125), ((230, 230, 48), (128, 232, 48), 0.5),
-                                                 ((40, 36, 10), (16, 16, 4), 0.25), ((50, 50, 50), (64, 64, 64), 0.125)])
+@pytest.mark.parametrize(
+    "shape, roi, overlap",
+    [
+        ((182, 218, 61), (184, 224, 23), 0.125),
+        ((230, 230, 48), (128, 232, 48), 0.5),
+        ((40, 36, 10), (16, 16, 4), 0.25),
+        ((50, 50, 50), (64, 64, 64), 0.125),
+    ],
+)
 def test_window_count_is_monais(shape, roi, overlap):
-    assert math.prod(windows_along(s, r, overlap) for s, r in zip(shape, roi)) == monai_window_count(shape, roi, overlap)
+    assert math.prod(windows_along(s, r, overlap) for s, r in zip(shape, roi)) == monai_window_count(
+        shape, roi, overlap
+    )
 
 
 def test_whole_volume_is_one_window_padded_to_the_size_contract():
@@ -56,8 +65,10 @@ def test_whole_volume_is_one_window_padded_to_the_size_contract():
     assert plan.roi_size == (184, 224, 61) and plan.count == 1
 
 
-@pytest.mark.parametrize("shape, max_voxels", [((184, 224, 61), 1_300_000), ((230, 230, 48), 1_000_000),
-                                               ((61, 224, 184), 700_000), ((256, 256, 80), 1_500_000)])
+@pytest.mark.parametrize(
+    "shape, max_voxels",
+    [((184, 224, 61), 1_300_000), ((230, 230, 48), 1_000_000), ((61, 224, 184), 700_000), ((256, 256, 80), 1_500_000)],
+)
 def test_split_volume_uses_the_fewest_windows_that_fit(shape, max_voxels):
     multiple, overlap = (8, 8, 1), 0.125
     plan = plan_windows(shape, multiple, max_voxels, overlap)
@@ -66,8 +77,13 @@ def test_split_volume_uses_the_fewest_windows_that_fit(shape, max_voxels):
     assert plan.count == monai_window_count(shape, plan.roi_size, overlap)
     # no window shape of the contract that fits the budget gives fewer windows
     candidates = [range(m, math.ceil(s / m) * m + 1, m) for s, m in zip(shape, multiple)]
-    fewest = min(windows_along(shape[0], x, overlap) * windows_along(shape[1], y, overlap) * windows_along(shape[2], z, overlap)
-                 for x in candidates[0] for y in candidates[1] for z in candidates[2] if x * y * z <= max_voxels)
+    fewest = min(
+        windows_along(shape[0], x, overlap) * windows_along(shape[1], y, overlap) * windows_along(shape[2], z, overlap)
+        for x in candidates[0]
+        for y in candidates[1]
+        for z in candidates[2]
+        if x * y * z <= max_voxels
+    )
     assert plan.count == fewest
 
 
@@ -103,7 +119,8 @@ def test_one_window_over_the_whole_volume_is_monais_window_of_that_size(tiny_net
     with torch.no_grad():
         ours = planned(x, tiny_net)
         monai = SlidingWindowInferer((48, 40, 7), overlap=0.125, mode="gaussian")(
-            x, lambda w: torch.softmax(tiny_net(w), dim=1))
+            x, lambda w: torch.softmax(tiny_net(w), dim=1)
+        )
     assert planned.last_plan.count == 1 and planned.last_plan.roi_size == (48, 40, 7)
     assert ours.shape == (1, 3, 45, 37, 7)
     torch.testing.assert_close(ours, monai, atol=1e-6, rtol=1e-5)
@@ -126,21 +143,44 @@ def test_a_small_budget_splits_into_blended_windows(tiny_net, one_torch_thread):
 
 def test_bundle_default_segments_the_whole_volume_in_one_window(tmp_path):
     src = write_nifti(tmp_path / "las.nii.gz", phantom(), AFFINES["LAS"])
-    assert run_bundle(tmp_path / "out", [str(src)], intensity_checkpoint(tmp_path / "model.pt"), patch_size=None) is None
+    assert (
+        run_bundle(tmp_path / "out", [str(src)], intensity_checkpoint(tmp_path / "model.pt"), patch_size=None) is None
+    )
     folder = tmp_path / "out" / "las"
     np.testing.assert_array_equal(np.asarray(nib.load(folder / "wmh_mask.nii.gz").dataobj), blob_mask())
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["runtime"]["windows"] == {"planned": True, "roi_size": [40, 36, 10], "count": 1}
     assert summary["config"]["patch_size"] is None and summary["config"]["memory_budget_mb"] == 1536
-    stages = {"check", "hash", "load", "network", "plan", "invert", "lesions", "write_mask", "write_prob",
-              "write_lesions", "write_qc", "write", "total"}
+    stages = {
+        "check",
+        "hash",
+        "load",
+        "network",
+        "plan",
+        "invert",
+        "lesions",
+        "write_mask",
+        "write_prob",
+        "write_lesions",
+        "write_qc",
+        "write",
+        "total",
+    }
     assert set(summary["timing_s"]) == stages and all(v >= 0 for v in summary["timing_s"].values())
 
 
 def test_bundle_with_a_small_budget_still_finds_the_blob(tmp_path):
     src = write_nifti(tmp_path / "ras.nii.gz", phantom(), AFFINES["RAS"])
-    assert run_bundle(tmp_path / "out", [str(src)], intensity_checkpoint(tmp_path / "model.pt"), patch_size=None,
-                      memory_budget_mb=0.02) is None
+    assert (
+        run_bundle(
+            tmp_path / "out",
+            [str(src)],
+            intensity_checkpoint(tmp_path / "model.pt"),
+            patch_size=None,
+            memory_budget_mb=0.02,
+        )
+        is None
+    )
     folder = tmp_path / "out" / "ras"
     np.testing.assert_array_equal(np.asarray(nib.load(folder / "wmh_mask.nii.gz").dataobj), blob_mask())
     windows = json.loads((folder / "summary.json").read_text())["runtime"]["windows"]
@@ -150,8 +190,14 @@ def test_bundle_with_a_small_budget_still_finds_the_blob(tmp_path):
 def test_bundle_refuses_a_budget_too_small_for_one_window(tmp_path):
     src = write_nifti(tmp_path / "ras.nii.gz", phantom(), AFFINES["RAS"])
     with pytest.raises(Exception) as info:
-        run_bundle(tmp_path / "out", [str(src)], tiny_saunet_checkpoint(tmp_path / "model.pt"), patch_size=None,
-                   network_options=TINY_SAUNET, memory_budget_mb=0.0001)
+        run_bundle(
+            tmp_path / "out",
+            [str(src)],
+            tiny_saunet_checkpoint(tmp_path / "model.pt"),
+            patch_size=None,
+            network_options=TINY_SAUNET,
+            memory_budget_mb=0.0001,
+        )
     cause = info.value
     while cause.__cause__ is not None:
         cause = cause.__cause__

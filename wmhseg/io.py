@@ -94,8 +94,9 @@ def _spatial_shape(shape: tuple[int, ...], path: Path) -> tuple[int, int, int]:
         raise ImageFileError(f"{path}: is {len(dims)}D (shape {'x'.join(map(str, shape))}); a 3D volume is needed")
     if len(dims) > 3:
         if len(dims) == 4:
-            raise ImageFileError(f"{path}: is 4D with {dims[3]} volumes (shape {'x'.join(map(str, shape))}); "
-                                 "give a single volume")
+            raise ImageFileError(
+                f"{path}: is 4D with {dims[3]} volumes (shape {'x'.join(map(str, shape))}); give a single volume"
+            )
         raise ImageFileError(f"{path}: is {len(dims)}D (shape {'x'.join(map(str, shape))}); a 3D volume is needed")
     return int(dims[0]), int(dims[1]), int(dims[2])
 
@@ -234,7 +235,9 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def save_on_native_grid(data: np.ndarray, reference: NativeImage, path: str | os.PathLike, description: str = "") -> None:
+def save_on_native_grid(
+    data: np.ndarray, reference: NativeImage, path: str | os.PathLike, description: str = ""
+) -> None:
     """Write ``data`` (shape ``reference.shape``) as NIfTI on ``reference``'s grid, atomically.
 
     For a NIfTI reference the header is copied unchanged except for the data type,

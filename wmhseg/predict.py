@@ -28,26 +28,49 @@ TTA_FLIPS = [[0], [1], [2]]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="FLAIR files (.nii, .nii.gz, .mha, .nrrd), folders of them, glob patterns or datalist JSONs")
-    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
-                        help="output folder: OUT/<subject>/ per subject and OUT/summary.csv")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="FLAIR files (.nii, .nii.gz, .mha, .nrrd), folders of them, glob patterns or datalist JSONs",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        metavar="OUT",
+        help="output folder: OUT/<subject>/ per subject and OUT/summary.csv",
+    )
     parser.add_argument("--brain-mask", nargs="+", metavar="MASK", help="brain masks, one per INPUT file, same order")
     parser.add_argument("--datalist-key", help="list to read from a datalist JSON (default: test, else training)")
     parser.add_argument("--ckpt", type=Path, help="network state_dict (default: BUNDLE/models/model.pt)")
-    parser.add_argument("--network", choices=list_networks(), help="network preset of the checkpoint (default: saunet3d)")
-    parser.add_argument("--device", default="auto",
-                        help="auto (CUDA with AMP when available, else CPU), cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help="network precision: bf16 autocast (CPU: with channels-last; CUDA: AMP), fp32, or auto: "
-                             "bf16 where the CPU computes it natively and on CUDA, else fp32 (default: auto)")
-    parser.add_argument("--memory-budget", type=float, metavar="MB",
-                        help="memory for the network's activations of one window; the whole volume is one window when "
-                             "it fits, else the fewest windows that do (default 1536)")
+    parser.add_argument(
+        "--network", choices=list_networks(), help="network preset of the checkpoint (default: saunet3d)"
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto (CUDA with AMP when available, else CPU), cpu, cuda or cuda:N (default: auto)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="network precision: bf16 autocast (CPU: with channels-last; CUDA: AMP), fp32, or auto: "
+        "bf16 where the CPU computes it natively and on CUDA, else fp32 (default: auto)",
+    )
+    parser.add_argument(
+        "--memory-budget",
+        type=float,
+        metavar="MB",
+        help="memory for the network's activations of one window; the whole volume is one window when "
+        "it fits, else the fewest windows that do (default 1536)",
+    )
     parser.add_argument("--threshold", type=float, help="WMH when probability >= this (default 0.5)")
     parser.add_argument("--min-lesion-voxels", type=int, help="drop 26-connected lesions smaller than this (default 1)")
-    parser.add_argument("--overlap", type=float,
-                        help="overlap of neighbouring windows when there are several, 0 to <1 (default 0.125)")
+    parser.add_argument(
+        "--overlap", type=float, help="overlap of neighbouring windows when there are several, 0 to <1 (default 0.125)"
+    )
     parser.add_argument("--sw-batch-size", type=int, help="windows per forward pass (default 1)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation: average over a flip of each axis")
     parser.add_argument("--no-prob", action="store_true", help="do not write wmh_prob.nii.gz")
@@ -55,9 +78,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="redo subjects whose outputs are complete")
     parser.add_argument("--workers", type=int, help="data-loader worker processes (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no sliding-window progress bar")
-    parser.add_argument("--bundle", type=Path, help=f"bundle folder (default: ${BUNDLE_ENV}, else the source tree's bundle/)")
-    parser.add_argument("--set", action="append", default=[], metavar="ID=VALUE",
-                        help="any other config override, e.g. --set patch_size=[128,128,32] (VALUE read as JSON if it parses)")
+    parser.add_argument(
+        "--bundle", type=Path, help=f"bundle folder (default: ${BUNDLE_ENV}, else the source tree's bundle/)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="ID=VALUE",
+        help="any other config override, e.g. --set patch_size=[128,128,32] (VALUE read as JSON if it parses)",
+    )
 
 
 def _parse_value(text: str) -> Any:

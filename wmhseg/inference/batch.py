@@ -104,7 +104,10 @@ class BatchRun:
         self.output_dir = Path(output_dir)
         self.settings = dict(settings or {})
         model = dict(model or {})
-        self.model = {**{k: v for k, v in model.items() if k != "checkpoint"}, **checkpoint_info(model.get("checkpoint"))}
+        self.model = {
+            **{k: v for k, v in model.items() if k != "checkpoint"},
+            **checkpoint_info(model.get("checkpoint")),
+        }
         self.target_spacing = target_spacing
         self.min_image_size = tuple(min_image_size)
         self.outputs = {k: v for k, v in OUTPUT_FILES.items() if (k != "prob" or save_prob) and (k != "qc" or save_qc)}
@@ -116,8 +119,10 @@ class BatchRun:
             self._plan(entry)
         n = len(self.subjects)
         counts = {s: sum(x.status == s for x in self.subjects.values()) for s in ("pending", "skipped", "failed")}
-        logger.info(f"{n} subject(s): {counts['pending']} to process, {counts['skipped']} complete from an earlier run, "
-                    f"{counts['failed']} refused; outputs in {self.output_dir}")
+        logger.info(
+            f"{n} subject(s): {counts['pending']} to process, {counts['skipped']} complete from an earlier run, "
+            f"{counts['failed']} refused; outputs in {self.output_dir}"
+        )
 
     def _fingerprint(self, subject: Subject) -> str:
         content = {
@@ -159,7 +164,9 @@ class BatchRun:
         previous = read_subject_summary(subject.out_dir / SUMMARY_FILE)
         if previous is None or self.overwrite:
             return
-        complete = previous.get("status") == "ok" and all((subject.out_dir / f).is_file() for f in self.outputs.values())
+        complete = previous.get("status") == "ok" and all(
+            (subject.out_dir / f).is_file() for f in self.outputs.values()
+        )
         if complete and previous.get("fingerprint") == subject.fingerprint:
             subject.status, subject.summary = "skipped", previous
             logger.info(f"{name}: outputs complete from an earlier run, skipped (use overwrite to redo)")
@@ -215,12 +222,21 @@ class BatchRun:
         """Write ``summary.csv``: one row per subject; subjects never reached are marked failed."""
         for subject in self.subjects.values():
             if subject.status == "pending":
-                self.record_failure(subject.subject, f"{subject.image_path}: not processed (the run stopped early)",
-                                    clean=False)
+                self.record_failure(
+                    subject.subject, f"{subject.image_path}: not processed (the run stopped early)", clean=False
+                )
         rows = []
         for subject in self.subjects.values():
-            row = cohort_row({**subject.summary, "subject": subject.subject, "status": subject.status,
-                              "error": subject.error, "warnings": subject.warnings, "output_dir": str(subject.out_dir)})
+            row = cohort_row(
+                {
+                    **subject.summary,
+                    "subject": subject.subject,
+                    "status": subject.status,
+                    "error": subject.error,
+                    "warnings": subject.warnings,
+                    "output_dir": str(subject.out_dir),
+                }
+            )
             row["input"] = row["input"] or subject.image_path
             rows.append(row)
         path = self.output_dir / COHORT_FILE
@@ -239,8 +255,9 @@ class BatchRun:
         n_ok = sum(s.status == "ok" for s in self.subjects.values())
         n_skipped = sum(s.status == "skipped" for s in self.subjects.values())
         n_warned = sum(bool(s.warnings) for s in self.subjects.values())
-        logger.info(f"{n_ok} processed, {n_skipped} skipped, {len(failed)} failed, {n_warned} with warnings; "
-                    f"summary: {path}")
+        logger.info(
+            f"{n_ok} processed, {n_skipped} skipped, {len(failed)} failed, {n_warned} with warnings; summary: {path}"
+        )
         if failed:
             lines = "\n".join(f"  {s.error}" for s in failed)
             raise SubjectsFailedError(f"{len(failed)} of {len(self.subjects)} subject(s) failed (see {path}):\n{lines}")

@@ -99,8 +99,14 @@ class ProbabilitySlidingWindowInferer(SlidingWindowInferer):
             return super().__call__(inputs, probabilities, *args, **kwargs)
         return self._whole(inputs, probabilities, plan.roi_size, *args, **kwargs)
 
-    def _whole(self, inputs: torch.Tensor, probabilities: Callable[..., torch.Tensor], roi: Sequence[int],
-               *args: Any, **kwargs: Any) -> torch.Tensor:
+    def _whole(
+        self,
+        inputs: torch.Tensor,
+        probabilities: Callable[..., torch.Tensor],
+        roi: Sequence[int],
+        *args: Any,
+        **kwargs: Any,
+    ) -> torch.Tensor:
         """One forward pass over ``inputs`` padded (centred, like MONAI's windows) to ``roi``; no blending."""
         data = inputs.as_tensor() if isinstance(inputs, MetaTensor) else inputs
         spatial = data.shape[2:]

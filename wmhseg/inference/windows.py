@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from contextlib import nullcontext
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -74,8 +74,9 @@ def size_multiple(network: nn.Module) -> tuple[int, int, int]:
     return tuple(int(m) for m in multiple) if multiple is not None else (1, 1, 1)
 
 
-def peak_activation_bytes(network: nn.Module, shape: Sequence[int], device: torch.device | str = "cpu",
-                          fake: bool = True) -> int:
+def peak_activation_bytes(
+    network: nn.Module, shape: Sequence[int], device: torch.device | str = "cpu", fake: bool = True
+) -> int:
     """Peak bytes held by the tensors that one forward of ``network`` on a ``shape`` (B, C, *spatial) input creates.
 
     With ``fake`` the input is a fake tensor (``FakeTensorMode``: shapes, dtypes and memory
@@ -131,9 +132,7 @@ class WindowPlan:
         return math.prod(self.roi_size)
 
 
-def plan_windows(
-    shape: Sequence[int], multiple: Sequence[int], max_voxels: int, overlap: float
-) -> WindowPlan:
+def plan_windows(shape: Sequence[int], multiple: Sequence[int], max_voxels: int, overlap: float) -> WindowPlan:
     """The window for a volume of ``shape``: the whole (padded) volume if it fits, else the fewest windows that fit.
 
     Args:
@@ -152,17 +151,22 @@ def plan_windows(
 
     def window(splits: Sequence[int]) -> tuple[int, ...]:
         """The smallest window (multiple of the contract) covering each axis with its number of overlapping windows."""
-        return tuple(math.ceil(math.ceil(s / (n - (n - 1) * overlap)) / m) * m
-                     for s, m, n in zip(shape, multiple, splits))
+        return tuple(
+            math.ceil(math.ceil(s / (n - (n - 1) * overlap)) / m) * m for s, m, n in zip(shape, multiple, splits)
+        )
 
     def count(roi: Sequence[int]) -> int:
         return math.prod(windows_along(s, r, overlap) for s, r in zip(shape, roi))
 
     # splitting every axis alike fits for some k; its window count bounds the splits worth trying
-    even = next((k for k in range(1, max(most) + 1) if math.prod(window([min(k, n) for n in most])) <= max_voxels), None)
+    even = next(
+        (k for k in range(1, max(most) + 1) if math.prod(window([min(k, n) for n in most])) <= max_voxels), None
+    )
     if even is None:
-        raise ValueError(f"no window fits the memory budget ({max_voxels} voxels; the smallest window is "
-                         f"{'x'.join(map(str, multiple))}); raise memory_budget_mb")
+        raise ValueError(
+            f"no window fits the memory budget ({max_voxels} voxels; the smallest window is "
+            f"{'x'.join(map(str, multiple))}); raise memory_budget_mb"
+        )
     roi = window([min(even, n) for n in most])
     best = (count(roi), count(roi) * math.prod(roi), roi)
     for splits in _splits(most, best[0]):

@@ -131,8 +131,11 @@ class SubjectWriter:
         inferer = getattr(engine, "inferer", None)
         plan = getattr(inferer, "last_plan", None)
         fixed = getattr(inferer, "roi_size", None)
-        windows = ({"planned": True, "roi_size": list(plan.roi_size), "count": plan.count} if plan is not None
-                   else {"planned": False, "roi_size": list(fixed) if fixed is not None else None})
+        windows = (
+            {"planned": True, "roi_size": list(plan.roi_size), "count": plan.count}
+            if plan is not None
+            else {"planned": False, "roi_size": list(fixed) if fixed is not None else None}
+        )
         return {
             "device": str(getattr(engine.state, "device", None)),
             "precision": network.precision if isinstance(network, PrecisionNetwork) else "fp32",
@@ -179,16 +182,20 @@ class SubjectWriter:
         files = self.batch.outputs
         title = f"{subject.subject}: WMH {volume_ml:.2f} ml, {n_lesions} lesion(s), threshold {self.threshold:g}"
         writes: dict[str, Callable[[], None]] = {
-            "write_prob": lambda: save_on_native_grid(prob, subject.image, out_dir / files["prob"], "wmhseg WMH probability"),
+            "write_prob": lambda: save_on_native_grid(
+                prob, subject.image, out_dir / files["prob"], "wmhseg WMH probability"
+            ),
             "write_mask": lambda: save_on_native_grid(mask, subject.image, out_dir / files["mask"], "wmhseg WMH mask"),
-            "write_qc": lambda: render_qc(read_native(subject.image_path).data, mask, subject.image.affine,
-                                          out_dir / files["qc"], title),
+            "write_qc": lambda: render_qc(
+                read_native(subject.image_path).data, mask, subject.image.affine, out_dir / files["qc"], title
+            ),
             "write_lesions": lambda: write_lesion_csv(rows, out_dir / files["lesions"]),
         }
         writing = time.perf_counter()
         with ThreadPoolExecutor(max_workers=2) as pool:  # waits for every write, also when one fails
-            futures = {name: pool.submit(_timed, write) for name, write in writes.items()
-                       if name[len("write_"):] in files}
+            futures = {
+                name: pool.submit(_timed, write) for name, write in writes.items() if name[len("write_") :] in files
+            }
         write_times = {name: future.result() for name, future in futures.items()}  # raises the first failure
 
         end = time.perf_counter()

@@ -73,7 +73,9 @@ def lesion_table(labels: np.ndarray, n: int, affine: np.ndarray, prob: np.ndarra
     voxels = np.bincount(lesion, minlength=n + 1)[1:]
     voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
     coords = np.unravel_index(inside, labels.shape)
-    centroids_vox = np.stack([np.bincount(lesion, weights=c, minlength=n + 1)[1:] for c in coords], axis=1) / voxels[:, None]
+    centroids_vox = (
+        np.stack([np.bincount(lesion, weights=c, minlength=n + 1)[1:] for c in coords], axis=1) / voxels[:, None]
+    )
     centroids_mm = centroids_vox @ affine[:3, :3].T + affine[:3, 3]
     if prob is not None:
         values = np.asarray(prob).ravel()[inside].astype(np.float64)
@@ -98,8 +100,14 @@ def lesion_table(labels: np.ndarray, n: int, affine: np.ndarray, prob: np.ndarra
     ]
 
 
-_FORMATS = {"volume_ml": "{:.6f}", "centroid_x_mm": "{:.2f}", "centroid_y_mm": "{:.2f}", "centroid_z_mm": "{:.2f}",
-            "mean_prob": "{:.4f}", "max_prob": "{:.4f}"}
+_FORMATS = {
+    "volume_ml": "{:.6f}",
+    "centroid_x_mm": "{:.2f}",
+    "centroid_y_mm": "{:.2f}",
+    "centroid_z_mm": "{:.2f}",
+    "mean_prob": "{:.4f}",
+    "max_prob": "{:.4f}",
+}
 
 
 def write_lesion_csv(rows: Sequence[dict], path: str | os.PathLike) -> None:
