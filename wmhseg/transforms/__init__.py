@@ -16,8 +16,8 @@ from .normalization import (
     otsu_threshold,
 )
 from .quadratic_bias import RandQuadraticBiasFieldd
-from .reader import IsalNibabelReader
 from .raw_intensity import RAW_ZERO_KEY, ApplyToRawIntensityd, raw_zero
+from .reader import IsalNibabelReader
 from .slice_lists import (
     DEFAULT_SLICE_AUGMENTATION,
     slice_augmentation,
