@@ -202,7 +202,7 @@ def test_synthetic_set_is_cached(tmp_path, toy_label_maps):
     datalist = synthetic_set(tmp_path / "set", files, 2, seed=1, settings=FAST)
     stamp = datalist.stat().st_mtime_ns
     assert synthetic_set(tmp_path / "set", files, 2, seed=1, settings=FAST).stat().st_mtime_ns == stamp
-    items = load_split(datalist, "validation", 0)
+    items = load_split(datalist, "validation", 0, num_classes=6)
     assert len(items) == 2
     content = json.loads(datalist.read_text())
     assert content["labels"]["1"] == "wmh" and content["training"][0]["label_map"] == "toy_seg_02"
