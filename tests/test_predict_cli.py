@@ -171,3 +171,16 @@ def test_bundle_names_a_truncated_checkpoint(inputs, tmp_path):
     assert result.returncode != 0
     assert f"CheckpointError: {truncated}: is a damaged or truncated PyTorch checkpoint" in result.stderr, result.stderr[-3000:]
     assert "Unsupported operand" not in result.stderr
+
+
+def test_no_input_segments_the_embedded_sample(tmp_path, default_phantom_root, monkeypatch):
+    """``wmhseg predict -o OUT`` with no INPUT segments the embedded sample phantom."""
+    monkeypatch.setenv("WMHSEG_DATA_DIR", str(default_phantom_root[0]))
+    ckpt = tiny_saunet_checkpoint(tmp_path / "tiny.pt")
+    code = main(["predict", "-o", str(tmp_path / "out"), "--ckpt", str(ckpt), "--device", "cpu", "--no-progress",
+                 "--set", 'network_options={"channels": [8,8,16,16]}'])
+    assert code == 0
+    (row,) = read_csv(tmp_path / "out" / "summary.csv")
+    assert row["subject"] == "phantom-000" and row["status"] == "ok" and float(row["wmh_volume_ml"]) >= 0
+    for name in ("wmh_mask.nii.gz", "lesions.csv", "qc.png", "summary.json"):
+        assert (tmp_path / "out" / "phantom-000" / name).is_file()

@@ -30,9 +30,10 @@ TTA_FLIPS = [[0], [1], [2]]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs",
-        nargs="+",
+        nargs="*",
         metavar="INPUT",
-        help="FLAIR files (.nii, .nii.gz, .mha, .nrrd), folders of them, glob patterns or datalist JSONs",
+        help="FLAIR files (.nii, .nii.gz, .mha, .nrrd), folders of them, glob patterns or datalist JSONs "
+        "(none: the embedded sample, a synthetic FLAIR phantom)",
     )
     parser.add_argument(
         "-o",
@@ -101,9 +102,10 @@ def config_overrides(args: argparse.Namespace, bundle: Path) -> dict[str, Any]:
     """The ``ConfigWorkflow`` overrides for the parsed command line."""
     overrides: dict[str, Any] = {
         "bundle_root": str(bundle),
-        "input": [str(p) for p in args.inputs],
         "output_dir": str(args.output.expanduser().absolute()),
     }
+    if args.inputs:
+        overrides["input"] = [str(p) for p in args.inputs]
     if args.device != "auto":
         torch.device(args.device)  # raises on a malformed device
         overrides["device"] = f"$torch.device({args.device!r})"
