@@ -169,6 +169,10 @@ def test_split_label_maps(toy_label_maps):
     assert len(split["training"]) == 2
     with pytest.raises(ValueError, match="cannot hold out 3"):
         split_label_maps(toy_label_maps, 3)
+    with pytest.raises(ValueError, match="pass --label_maps_dir DIR"):
+        split_label_maps(None)
+    with pytest.raises(FileNotFoundError, match="no such folder of label maps"):
+        split_label_maps(toy_label_maps / "missing")
 
 
 def test_stream_yields_training_patches(toy_label_maps):

@@ -32,6 +32,9 @@ from .generator import FLAIRSynthesizer, SynthesisSettings, SyntheticSample
 
 def split_label_maps(folder: str | os.PathLike, n_validation: int = 2) -> dict[str, list[str]]:
     """``{"training": files, "validation": files}``: the last ``n_validation`` maps (by name) are held out."""
+    if folder in (None, ""):
+        raise ValueError("no label maps: pass --label_maps_dir DIR, a folder of whole-head FreeSurfer label maps "
+                         "(e.g. SynthSeg's training label maps)")
     files = [str(p) for p in label_map_files(folder)]
     if not 0 <= n_validation < len(files):
         raise ValueError(f"{folder}: {len(files)} label maps cannot hold out {n_validation} for validation "
