@@ -18,10 +18,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 def cpu_supports_bf16() -> bool:
     """True where this CPU computes bf16 natively (AVX512-BF16 or AMX), so autocast pays off."""
-    backend = getattr(torch.backends, "mkldnn", None)
-    is_bf16 = getattr(backend, "is_available", lambda: False)() and getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported",
-                                                                            None)
-    return bool(is_bf16 and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def resolve_precision(precision: str, device: torch.device | str) -> str:
