@@ -158,3 +158,29 @@ def read_csv(path: Path) -> list[dict]:
 
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+ANATOMY_NET = {**INTENSITY_NET, "out_channels": 6}
+"""A 1×1×1 convolution with the six anatomy classes (:func:`anatomy_checkpoint`)."""
+ANATOMY_LEVELS = {"air": 0.0, "ventricles": 30.0, "brain": 100.0, "wmh": 1000.0}
+"""Raw intensities that :func:`anatomy_checkpoint` maps to background, ventricles, brain and WMH."""
+
+
+def anatomy_checkpoint(path: Path) -> Path:
+    """State dict of :data:`ANATOMY_NET` for the ``"global"`` normalisation: the class of a voxel is background,
+    lateral ventricles, other brain or WMH where its raw intensity is under 15, 15-65, 65-500 or over 500, with
+    margins that make the softmax 0 or 1 at the :data:`ANATOMY_LEVELS`."""
+    from wmhseg.transforms.normalization import PAPER_GLOBAL_STATS
+
+    mean, std = PAPER_GLOBAL_STATS
+    steps = [(raw - mean) / std for raw in (15.0, 65.0, 500.0)]
+    # softmax of lines: each class wins on an interval, in the order of the slopes (background 0 < ventricles < ...)
+    slopes = {0: 0.0, 3: 100.0, 4: 200.0, 1: 300.0}
+    biases = {0: 0.0, 3: -100 * steps[0], 4: -100 * (steps[0] + steps[1]), 1: -100 * sum(steps)}
+    weight = torch.zeros(6, 1, 1, 1, 1)
+    bias = torch.full((6,), -1e4)
+    for c in slopes:
+        weight[c] = slopes[c]
+        bias[c] = biases[c]
+    torch.save({"weight": weight, "bias": bias}, path)
+    return path

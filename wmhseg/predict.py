@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, help="WMH when probability >= this (default 0.5)")
     parser.add_argument("--min-lesion-voxels", type=int, help="drop 26-connected lesions smaller than this (default 1)")
     parser.add_argument(
+        "--periventricular-mm",
+        type=float,
+        metavar="MM",
+        help="a lesion within this distance of the ventricles is periventricular, else deep (default 10)",
+    )
+    parser.add_argument(
         "--overlap", type=float, help="overlap of neighbouring windows when there are several, 0 to <1 (default 0.125)"
     )
     parser.add_argument("--sw-batch-size", type=int, help="windows per forward pass (default 1)")
@@ -118,6 +124,7 @@ def config_overrides(args: argparse.Namespace, bundle: Path) -> dict[str, Any]:
         "memory_budget_mb": args.memory_budget,
         "threshold": args.threshold,
         "min_lesion_voxels": args.min_lesion_voxels,
+        "periventricular_mm": args.periventricular_mm,
         "overlap": args.overlap,
         "sw_batch_size": args.sw_batch_size,
         "num_workers": args.workers,

@@ -4,6 +4,7 @@ The bundle config ``bundle/configs/inference.json`` wires these pieces; ``wmhseg
 runs that config.
 """
 
+from .anatomy import OUTPUT_CHANNELS, anatomy_masks, output_maps
 from .batch import COHORT_FILE, OUTPUT_FILES, SUMMARY_FILE, BatchRun, Subject, SubjectsFailedError
 from .bundle import bundle_version, default_bundle_dir
 from .checkpoint import CheckpointError, checkpoint_info, load_network_weights, read_checkpoint
@@ -24,6 +25,7 @@ __all__ = [
     "COHORT_FILE",
     "CheckpointError",
     "GeometryError",
+    "OUTPUT_CHANNELS",
     "OUTPUT_FILES",
     "ProbabilitySlidingWindowInferer",
     "SUMMARY_FILE",
@@ -32,6 +34,7 @@ __all__ = [
     "SubjectsFailedError",
     "WindowPlan",
     "activation_bytes_per_voxel",
+    "anatomy_masks",
     "bundle_version",
     "check_brain_mask",
     "check_image",
@@ -40,6 +43,7 @@ __all__ = [
     "discover_inputs",
     "load_network_weights",
     "network_grid_shape",
+    "output_maps",
     "peak_activation_bytes",
     "plan_windows",
     "plausibility_warnings",

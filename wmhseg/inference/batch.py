@@ -32,10 +32,14 @@ logger = logging.getLogger("wmhseg.inference")
 OUTPUT_FILES = {
     "mask": "wmh_mask.nii.gz",
     "prob": "wmh_prob.nii.gz",
+    "brain": "brain_mask.nii.gz",
+    "ventricles": "ventricles.nii.gz",
     "lesions": "lesions.csv",
     "qc": "qc.png",
 }
-"""Per-subject outputs besides ``summary.json``, by kind."""
+"""Per-subject outputs besides ``summary.json``, by kind; ``brain`` and ``ventricles`` come from networks
+with the anatomy classes only."""
+ANATOMY_OUTPUTS = ("brain", "ventricles")
 SUMMARY_FILE = "summary.json"
 COHORT_FILE = "summary.csv"
 
@@ -110,7 +114,11 @@ class BatchRun:
         }
         self.target_spacing = target_spacing
         self.min_image_size = tuple(min_image_size)
-        self.outputs = {k: v for k, v in OUTPUT_FILES.items() if (k != "prob" or save_prob) and (k != "qc" or save_qc)}
+        self.outputs = {
+            k: v
+            for k, v in OUTPUT_FILES.items()
+            if k not in ANATOMY_OUTPUTS and (k != "prob" or save_prob) and (k != "qc" or save_qc)
+        }
         self.overwrite = overwrite
         self.subjects: dict[str, Subject] = {}
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -164,14 +172,23 @@ class BatchRun:
         previous = read_subject_summary(subject.out_dir / SUMMARY_FILE)
         if previous is None or self.overwrite:
             return
-        complete = previous.get("status") == "ok" and all(
-            (subject.out_dir / f).is_file() for f in self.outputs.values()
+        written = previous.get("outputs") if isinstance(previous.get("outputs"), dict) else {}
+        complete = (
+            previous.get("status") == "ok"
+            and set(self.outputs.values()) <= set(written.values())
+            and all((subject.out_dir / str(f)).is_file() for f in written.values())
         )
         if complete and previous.get("fingerprint") == subject.fingerprint:
             subject.status, subject.summary = "skipped", previous
             logger.info(f"{name}: outputs complete from an earlier run, skipped (use overwrite to redo)")
         else:
             logger.info(f"{name}: earlier outputs are incomplete or from another input or settings; processing again")
+
+    def output_files(self, anatomy: bool) -> dict[str, str]:
+        """The files to write for a subject, by kind: the chosen outputs, with the brain and ventricle masks
+        when the network gives the ``anatomy``."""
+        extra = {k: OUTPUT_FILES[k] for k in ANATOMY_OUTPUTS} if anatomy else {}
+        return {**self.outputs, **extra}
 
     @property
     def pending(self) -> list[dict]:

@@ -6,20 +6,25 @@ the preprocessing (``Invertd``), :class:`SubjectWriter`:
 1. checks that the probability map lies exactly on the input's voxel grid (shape and
    affine equal to those read from the input file) and fails the subject otherwise,
    so that a mask is never written in the wrong space;
-2. zeroes the probability outside the brain mask, when one is given;
-3. thresholds it (``prob >= threshold``) and drops 26-connected lesions smaller than
-   ``min_lesion_voxels``;
-4. writes ``wmh_mask.nii.gz`` (uint8), ``wmh_prob.nii.gz`` (float32), ``lesions.csv``
-   and ``qc.png``, each atomically and two at a time (gzip and PNG encoding release the
-   GIL), and ``summary.json`` last.
+2. where the network has the anatomy classes (:mod:`wmhseg.inference.anatomy`), makes the
+   brain and ventricle masks;
+3. zeroes the WMH probability outside the brain mask given by the user and outside the
+   predicted brain mask;
+4. thresholds it (``prob >= threshold``), drops 26-connected lesions smaller than
+   ``min_lesion_voxels`` and classifies each lesion as periventricular or deep
+   (:mod:`wmhseg.reporting.regions`; ``undetermined`` without a ventricle mask);
+5. writes ``wmh_mask.nii.gz`` (uint8), ``wmh_prob.nii.gz`` (float32), ``brain_mask.nii.gz``
+   and ``ventricles.nii.gz`` (uint8, with the anatomy), ``lesions.csv`` and ``qc.png``, each
+   atomically and two at a time (gzip and PNG encoding release the GIL), and
+   ``summary.json`` last.
 
 ``summary.json`` records the seconds of every stage (``timing_s``): ``check`` (reading and
 checking the input) and ``hash`` (SHA-256) from the run plan, ``load`` (data loader:
 read, reorient, resample, normalise), ``network`` (the windows, with ``plan``, the window
 planning, inside it), ``invert`` (postprocessing: back to the input grid), ``lesions``
-(threshold, 26-connected labelling, lesion table), ``write_mask``, ``write_prob``,
-``write_lesions``, ``write_qc`` (each file) and ``write`` (all of them, wall time), and
-``total``; ``runtime`` holds the device, the precision and the windows used.
+(anatomy masks, threshold, 26-connected labelling, regions, lesion table), ``write_mask``,
+``write_prob``, ``write_brain``, ``write_ventricles``, ``write_lesions``, ``write_qc`` (each
+file) and ``write`` (all of them, wall time), and ``total``; ``runtime`` holds the device, the precision and the windows used.
 
 Any error fails that subject only: it is logged in one line, recorded for
 ``summary.csv`` and the subject's partial outputs are removed.
@@ -45,7 +50,9 @@ from ..io import read_native, save_on_native_grid
 from ..networks.precision import PrecisionNetwork
 from ..reporting.lesions import label_lesions, lesion_table, write_lesion_csv
 from ..reporting.qc import render_qc
+from ..reporting.regions import DEFAULT_PERIVENTRICULAR_MM, lesion_regions, regional_volumes
 from ..reporting.summary import write_subject_summary
+from .anatomy import OUTPUT_CHANNELS, anatomy_masks
 from .batch import SUMMARY_FILE, BatchRun, Subject
 
 logger = logging.getLogger("wmhseg.inference")
@@ -63,7 +70,11 @@ class SubjectWriter:
             and receives the results.
         threshold: a voxel is WMH when its WMH probability is at least this.
         min_lesion_voxels: 26-connected lesions with fewer voxels are removed from the mask.
-        pred_key: key of the WMH probability map (1 channel) in the evaluator output.
+        periventricular_mm: a lesion is periventricular when a voxel of it is within this
+            distance of the ventricles.
+        pred_key: key of the output maps in the evaluator output: the WMH probability, then
+            the brain and ventricle probabilities where the network has them
+            (:func:`~wmhseg.inference.anatomy.output_maps`).
         atol_mm: tolerance of the affine comparison with the input's, in mm.
     """
 
@@ -72,11 +83,15 @@ class SubjectWriter:
         batch: BatchRun,
         threshold: float = 0.5,
         min_lesion_voxels: int = 1,
+        periventricular_mm: float = DEFAULT_PERIVENTRICULAR_MM,
         pred_key: str = "pred",
         atol_mm: float = 1e-3,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        if periventricular_mm < 0:
+            raise ValueError(f"periventricular_mm must be >= 0, got {periventricular_mm}")
+        self.periventricular_mm = float(periventricular_mm)
         self.batch = batch
         self.threshold = float(threshold)
         self.min_lesion_voxels = int(min_lesion_voxels)
@@ -146,12 +161,18 @@ class SubjectWriter:
         expected = subject.image
         shape = tuple(int(s) for s in prob.shape[1:])
         affine = np.asarray(getattr(prob, "affine", np.full((4, 4), np.nan)), dtype=np.float64)
-        if prob.shape[0] != 1 or shape != expected.shape or not np.allclose(affine, expected.affine, atol=self.atol_mm):
+        channels = int(prob.shape[0])
+        if (
+            channels not in (1, len(OUTPUT_CHANNELS))
+            or shape != expected.shape
+            or not np.allclose(affine, expected.affine, atol=self.atol_mm)
+        ):
             raise GeometryError(
-                f"the network output is not on the input's grid (shape {shape} vs {expected.shape}, affine "
+                f"the network output ({channels} channel(s)) is not on the input's grid (shape {shape} vs "
+                f"{expected.shape}, affine "
                 f"{np.round(affine, 4).tolist()} vs {np.round(expected.affine, 4).tolist()}); nothing written"
             )
-        array = prob[0].detach().cpu().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob[0])
+        array = prob.detach().cpu().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob)
         return np.clip(array.astype(np.float32, copy=False), 0.0, 1.0)
 
     def write(self, subject: Subject, prob: Any, times: dict[str, float], runtime: dict | None = None) -> dict:
@@ -159,7 +180,8 @@ class SubjectWriter:
 
         Args:
             subject: the subject, from the run plan.
-            prob: its WMH probability map, shape ``(1, *input grid)``, with an ``affine``.
+            prob: its output maps, shape ``(1 or 3, *input grid)``, with an ``affine``: WMH probability, then
+                brain and ventricle probabilities.
             times: ``perf_counter`` marks ``start``, ``loaded``, ``network`` and ``inverted`` of its iteration,
                 and ``plan``, the seconds of window planning inside the network stage.
             runtime: device, precision and windows, recorded in the summary.
@@ -168,26 +190,68 @@ class SubjectWriter:
         out_dir = subject.out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.batch.remove_outputs(subject)  # summary.json goes first: the folder is incomplete until it is rewritten
-        prob = self._check_grid(subject, prob)
-        if subject.brain_mask_path:
-            brain = read_native(subject.brain_mask_path).data > 0
+        maps = self._check_grid(subject, prob)
+        prob = maps[0]
+        brain = ventricles = None
+        if maps.shape[0] == len(OUTPUT_CHANNELS):
+            brain, ventricles = anatomy_masks(maps[1], maps[2])
             prob = np.where(brain, prob, np.float32(0.0))
+        del maps
+        if subject.brain_mask_path:
+            prob = np.where(read_native(subject.brain_mask_path).data > 0, prob, np.float32(0.0))
         labels, n_lesions = label_lesions(prob >= self.threshold, self.min_lesion_voxels)
         mask = (labels > 0).astype(np.uint8)
         rows = lesion_table(labels, n_lesions, subject.image.affine, prob)
+        regions = lesion_regions(labels, n_lesions, ventricles, subject.image.spacing, self.periventricular_mm)
+        for row, region in zip(rows, regions):
+            row["region"] = region
+        periventricular = np.array([False] + [r == "periventricular" for r in regions])[labels]
         del labels
         n_voxels = int(mask.sum())
-        volume_ml = n_voxels * subject.image.voxel_volume_ml
+        voxel_ml = subject.image.voxel_volume_ml
+        volume_ml = n_voxels * voxel_ml
+        icv_ml = float(brain.sum()) * voxel_ml if brain is not None else None
+        regional = (
+            regional_volumes([row["voxels"] * voxel_ml for row in rows], regions)
+            if ventricles is not None and ventricles.any()
+            else {"periventricular_volume_ml": None, "deep_volume_ml": None, "undetermined_volume_ml": volume_ml}
+        )
+        anatomy = {
+            **regional,
+            "periventricular_mm": self.periventricular_mm,
+            "intracranial_volume_ml": icv_ml,
+            "wmh_percent_icv": 100.0 * volume_ml / icv_ml if icv_ml else None,
+        }
 
-        files = self.batch.outputs
+        files = self.batch.output_files(anatomy=brain is not None)
         title = f"{subject.subject}: WMH {volume_ml:.2f} ml, {n_lesions} lesion(s), threshold {self.threshold:g}"
+        if brain is not None:
+            regions_text = (
+                "no ventricles found, regions undetermined"
+                if anatomy["periventricular_volume_ml"] is None
+                else f"periventricular (orange) {anatomy['periventricular_volume_ml']:.2f} ml, deep (cyan) "
+                f"{anatomy['deep_volume_ml']:.2f} ml"
+            )
+            title += f"\n{regions_text}; brain mask (green) {icv_ml:.0f} ml"
         writes: dict[str, Callable[[], None]] = {
             "write_prob": lambda: save_on_native_grid(
                 prob, subject.image, out_dir / files["prob"], "wmhseg WMH probability"
             ),
             "write_mask": lambda: save_on_native_grid(mask, subject.image, out_dir / files["mask"], "wmhseg WMH mask"),
+            "write_brain": lambda: save_on_native_grid(
+                brain.astype(np.uint8), subject.image, out_dir / files["brain"], "wmhseg brain mask"
+            ),
+            "write_ventricles": lambda: save_on_native_grid(
+                ventricles.astype(np.uint8), subject.image, out_dir / files["ventricles"], "wmhseg lateral ventricles"
+            ),
             "write_qc": lambda: render_qc(
-                read_native(subject.image_path).data, mask, subject.image.affine, out_dir / files["qc"], title
+                read_native(subject.image_path).data,
+                mask,
+                subject.image.affine,
+                out_dir / files["qc"],
+                title,
+                periventricular=periventricular if brain is not None else None,
+                brain=brain,
             ),
             "write_lesions": lambda: write_lesion_csv(rows, out_dir / files["lesions"]),
         }
@@ -219,6 +283,7 @@ class SubjectWriter:
             "wmh_volume_ml": volume_ml,
             "wmh_voxels": n_voxels,
             "lesion_count": n_lesions,
+            **anatomy,
             "threshold": self.threshold,
             "min_lesion_voxels": self.min_lesion_voxels,
             "input": {

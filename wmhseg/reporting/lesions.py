@@ -5,8 +5,8 @@ edge or a corner), as in the WMH challenge's lesion-wise F1.  Volumes use the vo
 volume of the grid the mask lies on, centroids are mapped to world coordinates
 (RAS+, mm, the NIfTI convention) by the mask's affine.
 
-A periventricular/deep class is not reported: it needs a ventricle segmentation,
-which cannot be derived robustly from a FLAIR alone without registration or a T1.
+The ``region`` column (periventricular, deep or undetermined) is set by the caller
+(:mod:`wmhseg.reporting.regions`), from the ventricle mask where the network gives one.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ LESION_COLUMNS = (
     "centroid_z_mm",
     "mean_prob",
     "max_prob",
+    "region",
 )
 """Columns of ``lesions.csv``; centroids are world RAS+ millimetres."""
 
@@ -116,5 +117,5 @@ def write_lesion_csv(rows: Sequence[dict], path: str | os.PathLike) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LESION_COLUMNS)
     for row in rows:
-        writer.writerow([_FORMATS.get(k, "{}").format(row[k]) for k in LESION_COLUMNS])
+        writer.writerow([_FORMATS.get(k, "{}").format(row.get(k, "")) for k in LESION_COLUMNS])
     write_text_atomic(path, buffer.getvalue())

@@ -28,7 +28,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from ..io import atomic_path  # noqa: E402
 
 __all__ = [
+    "BRAIN_COLOUR",
+    "DEEP_COLOUR",
     "OUTLINE_COLOUR",
+    "PERIVENTRICULAR_COLOUR",
     "REFERENCE_COLOUR",
     "display_window",
     "foreground",
@@ -43,6 +46,12 @@ OUTLINE_COLOUR = "#ff2a2a"
 """Outline of the WMH mask (the prediction, in the evaluation mosaic)."""
 REFERENCE_COLOUR = "#39e639"
 """Outline of the reference WMH in the evaluation mosaic."""
+PERIVENTRICULAR_COLOUR = "#ff9a1f"
+"""Outline of periventricular lesions, where the regions are known."""
+DEEP_COLOUR = "#2ad4ff"
+"""Outline of deep lesions, where the regions are known."""
+BRAIN_COLOUR = "#39e639"
+"""Outline of the predicted brain mask."""
 
 
 def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +171,8 @@ def render_qc(
     affine: np.ndarray,
     path: str | os.PathLike,
     title: str,
+    periventricular: np.ndarray | None = None,
+    brain: np.ndarray | None = None,
     n_slices: int = 16,
     columns: int = 4,
     panel_inches: float = 3.0,
@@ -169,27 +180,38 @@ def render_qc(
 ) -> None:
     """Write the QC mosaic of ``flair`` with ``mask`` outlined to ``path`` (PNG, atomically).
 
+    The WMH outline is red, or, with ``periventricular``, orange for periventricular lesions and
+    cyan for deep ones; the ``brain`` mask, when given, is outlined in green.
+
     Args:
         flair: the input image on its native grid.
         mask: the WMH mask on the same grid.
         affine: voxel → world matrix of the grid (orientation and voxel sizes).
         path: destination ``.png``.
         title: text above the mosaic (subject, volume, lesion count).
+        periventricular: the voxels of ``mask`` in periventricular lesions, same grid.
+        brain: the brain mask, same grid.
         n_slices: number of axial panels at most.
         columns: panels per row.
         panel_inches: width of one panel.
         dpi: resolution.
     """
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
-    mask_ras, _ = to_ras(np.asarray(mask, dtype=bool), affine)
     crop = head_box(flair_ras)
-    flair_ras, mask_ras = flair_ras[crop], mask_ras[crop]
+    flair_ras = flair_ras[crop]
+    mask_ras = to_ras(np.asarray(mask, dtype=bool), affine)[0][crop]
+    outlines = [] if brain is None else [(to_ras(np.asarray(brain, dtype=bool), affine)[0][crop], BRAIN_COLOUR)]
+    if periventricular is None:
+        outlines.append((mask_ras, OUTLINE_COLOUR))
+    else:
+        pv_ras = to_ras(np.asarray(periventricular, dtype=bool), affine)[0][crop]
+        outlines += [(pv_ras, PERIVENTRICULAR_COLOUR), (mask_ras & ~pv_ras, DEEP_COLOUR)]
     slices = pick_slices(flair_ras, n_slices)
     labels = [f"z {k}  ({int(mask_ras[:, :, k].sum())} vox)" for k in slices]
     _mosaic(
         flair_ras,
         spacing,
-        [(mask_ras, OUTLINE_COLOUR)],
+        outlines,
         slices,
         labels,
         title,
@@ -197,8 +219,8 @@ def render_qc(
         columns,
         panel_inches,
         dpi,
-        title_inches=0.6,
-        title_top_inches=0.5,
+        title_inches=0.35 + 0.25 * (title.count("\n") + 1),
+        title_top_inches=0.25 + 0.25 * (title.count("\n") + 1),
         label_size=8,
         title_size=11,
         orientation_letters=True,

@@ -24,6 +24,10 @@ COHORT_COLUMNS = (
     "wmh_volume_ml",
     "lesion_count",
     "wmh_voxels",
+    "periventricular_volume_ml",
+    "deep_volume_ml",
+    "intracranial_volume_ml",
+    "wmh_percent_icv",
     "threshold",
     "min_lesion_voxels",
     "elapsed_s",
@@ -31,7 +35,8 @@ COHORT_COLUMNS = (
 )
 """Columns of ``summary.csv``.  ``status`` is ``ok``, ``skipped`` (complete outputs of an
 earlier run with the same input and settings were kept) or ``failed`` (``error`` says why);
-``warnings`` lists, separated by ``"; "``, what is implausible about an input that was still processed."""
+``warnings`` lists, separated by ``"; "``, what is implausible about an input that was still processed.
+The regional volumes and the intracranial volume are empty for networks without the anatomy classes."""
 
 
 def write_subject_summary(summary: dict, path: str | os.PathLike) -> None:
@@ -56,9 +61,12 @@ def cohort_row(summary: dict, status: str | None = None) -> dict:
         row["warnings"] = "; ".join(row["warnings"])
     if status is not None:
         row["status"] = status
-    for key in ("wmh_volume_ml", "elapsed_s"):
+    for key in ("wmh_volume_ml", "periventricular_volume_ml", "deep_volume_ml", "elapsed_s"):
         if isinstance(row[key], float):
-            row[key] = f"{row[key]:.6f}" if key == "wmh_volume_ml" else f"{row[key]:.2f}"
+            row[key] = f"{row[key]:.2f}" if key == "elapsed_s" else f"{row[key]:.6f}"
+    for key in ("intracranial_volume_ml", "wmh_percent_icv"):
+        if isinstance(row[key], float):
+            row[key] = f"{row[key]:.4f}"
     return {k: "" if v is None else v for k, v in row.items()}
 
 

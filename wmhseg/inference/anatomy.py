@@ -1,0 +1,53 @@
+"""The maps inference keeps from the network's softmax: WMH, and the brain and ventricles where the network has them.
+
+A network trained on challenge data has three classes (background, WMH, other pathology) and
+gives the WMH probability only. A network trained on synthetic images from label maps has the
+six classes of :data:`wmhseg.data.synthetic.labelmaps.CLASSES`, and with them the anatomy: the
+intracranial region (every class but background: WMH, other pathology, ventricles, other brain,
+CSF) and the lateral ventricles.  :func:`output_maps` reduces the softmax to those probability
+maps before they are taken back to the input's grid; :func:`anatomy_masks` turns them into
+masks there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from ..data.synthetic.labelmaps.anatomy import CLASSES, VENTRICLES, WMH
+
+OUTPUT_CHANNELS = ("wmh", "brain", "ventricles")
+"""Channels of :func:`output_maps` for a network with the anatomy classes (the first alone otherwise)."""
+
+
+def output_maps(prob: torch.Tensor) -> torch.Tensor:
+    """Reduce a softmax ``(C, *spatial)`` to the kept maps.
+
+    Returns:
+        ``(3, *spatial)``: WMH, brain (``1 - P(background)``) and lateral-ventricle probabilities
+        when ``C`` equals the number of anatomy classes; ``(1, *spatial)`` (the WMH probability,
+        class 1) otherwise.  Class 2, other pathology, is never WMH.
+    """
+    wmh = prob[WMH : WMH + 1]
+    if prob.shape[0] != len(CLASSES):
+        return wmh
+    return torch.cat([wmh, 1.0 - prob[0:1], prob[VENTRICLES : VENTRICLES + 1]], dim=0)
+
+
+def anatomy_masks(brain_prob: np.ndarray, ventricle_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The brain mask and the ventricle mask from their probabilities on one grid.
+
+    The brain mask is the largest 6-connected component of ``brain_prob >= 0.5`` with its
+    holes filled, so that it can be reused for skull stripping; the ventricle mask is
+    ``ventricle_prob >= 0.5`` inside it.  Both are boolean arrays of the input shape.
+    """
+    brain, n = ndimage.label(brain_prob >= 0.5)
+    if n > 1:
+        sizes = np.bincount(brain.ravel(), minlength=n + 1)
+        sizes[0] = 0
+        brain = brain == int(np.argmax(sizes))
+    else:
+        brain = brain > 0
+    brain = ndimage.binary_fill_holes(brain)
+    return brain, (ventricle_prob >= 0.5) & brain
