@@ -37,9 +37,11 @@ from wmhseg.reporting.regions import lesion_regions, regional_volumes  # noqa: E
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def predict(inputs: list[Path], out: Path, ckpt: Path | None) -> None:
+def predict(inputs: list[Path], out: Path, ckpt: Path | None, overrides: list[str]) -> None:
     command = [sys.executable, "-m", "wmhseg.cli", "predict", *map(str, inputs), "-o", str(out), "--no-progress",
                "--no-prob", "--overwrite"] + (["--ckpt", str(ckpt)] if ckpt else [])
+    for item in overrides:
+        command += ["--set", item]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subjects", type=int, default=8, help="synthetic test images")
     parser.add_argument("--ckpt", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="ID=VALUE", help="passed to wmhseg predict")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="wmhseg-eval-anatomy-"))
 
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                              args.subjects, seed=3)
     items = json.loads(Path(datalist).read_text())["training"]
     images = [Path(datalist).parent / item["image"] for item in items]
-    predict(images, work / "synthetic", args.ckpt)
+    predict(images, work / "synthetic", args.ckpt, args.set)
     print("| synthetic case | slices | ventricle DSC | brain-mask DSC | PV ml (true / pred) | deep ml (true / pred) |")
     print("|---|---|---|---|---|---|")
     rows = []
@@ -83,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         truth = true_regions(label, label_img.affine)
         row = {"ventricles": dice(label == VENTRICLES, _read(out / "ventricles.nii.gz") > 0),
                "brain": dice(label > 0, _read(out / "brain_mask.nii.gz") > 0),
-               "pv_true": truth["periventricular_volume_ml"], "pv_pred": summary["periventricular_volume_ml"],
-               "deep_true": truth["deep_volume_ml"], "deep_pred": summary["deep_volume_ml"]}
+               "pv_true": truth["periventricular_volume_ml"], "pv_pred": summary["periventricular_volume_ml"] or 0.0,
+               "deep_true": truth["deep_volume_ml"], "deep_pred": summary["deep_volume_ml"] or 0.0}
         rows.append(row)
         print(f"| {item['subject']} | {item['scanner']} | {row['ventricles']:.3f} | {row['brain']:.3f} | "
               f"{row['pv_true']:.2f} / {row['pv_pred']:.2f} | {row['deep_true']:.2f} / {row['deep_pred']:.2f} |")
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             if not link.exists():
                 link.symlink_to((case / "FLAIR.nii.gz").resolve())
             inputs.append(link)
-        predict(inputs, work / "real", args.ckpt)
+        predict(inputs, work / "real", args.ckpt, args.set)
         print("\n| real case | brain-mask DSC vs non-zero region | ICV ml | WMH % of ICV | PV ml | deep ml |")
         print("|---|---|---|---|---|---|")
         scores = []
@@ -112,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             score = dice(_read(case / "FLAIR.nii.gz") != 0, _read(out / "brain_mask.nii.gz") > 0)
             scores.append(score)
             print(f"| {case.name} | {score:.3f} | {summary['intracranial_volume_ml']:.0f} | "
-                  f"{summary['wmh_percent_icv']:.2f} | {summary['periventricular_volume_ml']:.2f} | "
-                  f"{summary['deep_volume_ml']:.2f} |")
+                  f"{summary['wmh_percent_icv']:.2f} | {summary['periventricular_volume_ml'] or 0.0:.2f} | "
+                  f"{summary['deep_volume_ml'] or 0.0:.2f} |")
         print(f"| **mean** | {np.mean(scores):.3f} | | | | |")
     print(f"outputs in {work}")
     return 0
