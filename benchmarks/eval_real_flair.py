@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 from wmhseg.baselines import choose_k, threshold_mask  # noqa: E402
 from wmhseg.data.datalist import write_datalist  # noqa: E402
 from wmhseg.data.degrade import degrade  # noqa: E402
-from wmhseg.data.io import save_nifti  # noqa: E402
 from wmhseg.data.synthetic import default_root  # noqa: E402
 from wmhseg.data.synthetic.labelmaps import split_label_maps, synthetic_set  # noqa: E402
+from wmhseg.io import save_nifti  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 PROTOCOLS = {"1mm": (1.0, 1.0, 1.0), "0.5x0.5x5mm": (0.5, 0.5, 5.0), "1x1x6mm": (1.0, 1.0, 6.0)}

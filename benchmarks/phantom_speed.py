@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wmhseg.data.io import save_nifti  # noqa: E402
 from wmhseg.data.synthetic import PROTOCOLS, make_phantom  # noqa: E402
 from wmhseg.data.synthetic.atlas import load_atlas  # noqa: E402
+from wmhseg.io import save_nifti  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

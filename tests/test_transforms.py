@@ -181,8 +181,8 @@ def test_parameters_are_validated_and_merged() -> None:
 def test_preprocessing_reads_nifti_and_itk_formats_alike(tmp_path: Path) -> None:
     import SimpleITK as sitk
 
-    from wmhseg.data.io import save_nifti
     from wmhseg.data.synthetic import Protocol, make_phantom
+    from wmhseg.io import save_nifti
 
     phantom = make_phantom(2, Protocol("tiny", (48, 48, 12), (4.5, 4.5, 12.0)), orientation="LPS",
                            lesion_volume_ml=15.0)

@@ -21,6 +21,7 @@ import torch
 from .inference.batch import SubjectsFailedError
 from .inference.bundle import BUNDLE_ENV, default_bundle_dir
 from .inference.checkpoint import CheckpointError
+from .io import IMAGE_SUFFIXES
 from .networks import PRECISIONS, list_networks
 
 TTA_FLIPS = [[0], [1], [2]]
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="*",
         metavar="INPUT",
-        help="FLAIR files (.nii, .nii.gz, .mha, .nrrd), folders of them, glob patterns or datalist JSONs "
+        help=f"FLAIR files ({', '.join(IMAGE_SUFFIXES)}), folders of them, glob patterns or datalist JSONs "
         "(none: the embedded sample, a synthetic FLAIR phantom)",
     )
     parser.add_argument(

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 
-from ..io import NIFTI_SUFFIXES, image_suffix, read_native
+from ..io import ImageFileError, image_suffix, read_native, same_grid
 
 DATALIST_NAME = "datalist.json"
 PATH_KEYS = ("image", "label", "t1", "brain_mask")
@@ -63,81 +62,54 @@ def _describe(list_name: str, index: int, item: dict[str, Any]) -> str:
     return f"{list_name!r} item {index}{subject}"
 
 
-def _geometry(path: Path) -> tuple[tuple[int, ...], np.ndarray] | None:
-    """Shape (trailing singleton axes dropped) and voxel-to-world affine from a NIfTI or ITK header; None otherwise."""
-    suffix = image_suffix(path)
-    if suffix in NIFTI_SUFFIXES:
-        header = nib.load(str(path))
-        shape, affine = tuple(int(n) for n in header.shape), np.asarray(header.affine, dtype=float)
-    elif suffix is not None:
-        image = read_native(path, load_data=False)
-        shape, affine = image.shape, image.affine
-    else:
-        return None
-    while len(shape) > 2 and shape[-1] == 1:
-        shape = shape[:-1]
-    return shape, affine
-
-
 def _fmt_shape(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
-
-
-def _label_values(path: Path) -> np.ndarray:
-    """The distinct voxel values of a NIfTI or ITK label file."""
-    if image_suffix(path) in NIFTI_SUFFIXES:
-        return np.unique(np.asarray(nib.load(str(path)).dataobj))
-    return np.unique(read_native(path).data)
 
 
 def check_items(
     items: Sequence[dict[str, Any]],
     names: Sequence[str] | None = None,
     num_classes: int | None = 3,
-    atol_mm: float = 1e-3,
 ) -> list[str]:
     """Problems of labelled datalist items (absolute paths) that would spoil a training: one line each.
 
     ``names`` says which entry each item is in the problems (default ``item <i>``).
 
-    For every item whose image and label are NIfTI or ITK files (others, e.g. ``.tif``
-    slices, are left to their readers): the label must lie on the image's voxel grid
-    (same shape, affines equal within ``atol_mm``) and, unless ``num_classes`` is None,
+    For every item whose image and label are image files (``wmhseg.io.IMAGE_SUFFIXES``, 2D
+    or 3D; others, e.g. ``.tif`` slices, are left to their readers): the label must lie on the
+    image's voxel grid (:func:`wmhseg.io.same_grid`) and, unless ``num_classes`` is None,
     hold only the integer classes ``0 .. num_classes - 1``.  Files whose header cannot be
     read are left to the data loader, which names them.
     """
     problems = []
     for index, item in enumerate(items):
-        if "label" not in item:
+        if "label" not in item or not (image_suffix(item["image"]) and image_suffix(item["label"])):
             continue
-        image, label = Path(item["image"]), Path(item["label"])
         try:
-            image_grid, label_grid = _geometry(image), _geometry(label)
-        except Exception:  # unreadable files fail in the loader with their own message
-            continue
-        if image_grid is None or label_grid is None:
+            image, label = (read_native(item[key], load_data=False, ndim=None) for key in ("image", "label"))
+        except ImageFileError:  # unreadable files fail in the loader with their own message
             continue
         what = names[index] if names is not None else f"item {index}"
-        if image_grid[0] != label_grid[0] or not np.allclose(image_grid[1], label_grid[1], atol=atol_mm):
-            if image_grid[0] == label_grid[0]:
-                difference = f"affines differ by up to {float(np.abs(image_grid[1] - label_grid[1]).max()):.3g} mm"
+        if not same_grid(image.shape, image.affine, label.shape, label.affine):
+            if image.shape == label.shape:
+                difference = f"affines differ by up to {float(np.abs(image.affine - label.affine).max()):.3g} mm"
             else:
-                difference = f"label shape {_fmt_shape(label_grid[0])}, image shape {_fmt_shape(image_grid[0])}"
-            problems.append(f"{what}: label {label} is not on the voxel grid of its image {image} ({difference}); "
+                difference = f"label shape {_fmt_shape(label.shape)}, image shape {_fmt_shape(image.shape)}"
+            problems.append(f"{what}: label {label.path} is not on the voxel grid of its image {image.path} ({difference}); "
                             "resample the label onto the image (nearest neighbour) or fix the pairing")
             continue
         if num_classes is None:
             continue
         try:
-            values = _label_values(label)
-        except Exception:
+            values = np.unique(read_native(label.path, ndim=None).data)
+        except ImageFileError:
             continue
         bad = values[(values < 0) | (values > num_classes - 1) | (np.abs(values - np.round(values)) > 1e-3)]
         if bad.size:
             shown = ", ".join(f"{v:g}" for v in bad[:6]) + (", ..." if bad.size > 6 else "")
             classes = "0 background, 1 WMH, 2 other pathology"
             classes += f", up to {num_classes - 1}" if num_classes > 3 else ""
-            problems.append(f"{what}: label {label} holds values outside the classes 0..{num_classes - 1} ({shown}); "
+            problems.append(f"{what}: label {label.path} holds values outside the classes 0..{num_classes - 1} ({shown}); "
                             f"a label map holds the classes {classes}")
     return problems
 

@@ -25,23 +25,20 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..io import IMAGE_SUFFIXES, grid_mismatch, image_problem, image_suffix
 from .datalist import assign_folds, natural_key, write_datalist
-from .io import grid_mismatch, image_problem
 from .wmh_challenge import ImportResult
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
 MASK_SUFFIXES = ("_wmh", "_mask", "_label", "_seg", "_lesion")
 BIDS_MASK_KINDS = ("_mask", "_dseg", "_roi")
 
 
 def split_extension(name: str) -> tuple[str, str] | None:
-    """(stem, extension) for an image file name, or None for other files."""
-    for ext in IMAGE_EXTENSIONS:
-        if name.lower().endswith(ext):
-            return name[: -len(ext)], name[-len(ext):]
-    return None
+    """(stem, extension) for an image file name (``wmhseg.io.IMAGE_SUFFIXES``), or None for other files."""
+    suffix = image_suffix(name)
+    return (name[: -len(suffix)], name[-len(suffix) :]) if suffix else None
 
 
 def _skip(result: ImportResult, subject: str, path: Path, reason: str) -> None:
@@ -80,7 +77,7 @@ def _collect_plain(root: Path, labels: Path | None, label_suffix: str | None, sc
         if labels is not None:
             matches = [p for p in labels.iterdir() if (s := split_extension(p.name)) and s[0] == stem]
         else:
-            matches = [root / f"{stem}{s}{e}" for s in suffixes for e in IMAGE_EXTENSIONS
+            matches = [root / f"{stem}{s}{e}" for s in suffixes for e in IMAGE_SUFFIXES
                        if (root / f"{stem}{s}{e}").is_file()]
         if len(matches) > 1:
             _skip(result, stem, path, f"several candidate masks: {', '.join(str(m) for m in matches)}")

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ..io import save_nifti
 from .datalist import write_datalist
-from .io import save_nifti
 from .synthetic.dataset import default_root, folder_lock
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -21,7 +21,15 @@ import nibabel as nib
 import numpy as np
 from monai.data import load_decathlon_datalist
 
-from ..io import IMAGE_SUFFIXES, ImageFileError, NativeImage, image_suffix, read_native, strip_image_suffix
+from ..io import (
+    IMAGE_SUFFIXES,
+    ImageFileError,
+    NativeImage,
+    image_suffix,
+    read_native,
+    same_grid,
+    strip_image_suffix,
+)
 
 PathLike = str | os.PathLike
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -102,7 +110,7 @@ def discover_inputs(
     """Subject entries ``{"image": path, "subject": id[, "brain_mask": path]}`` for ``inputs``.
 
     Args:
-        inputs: an image file (``.nii``, ``.nii.gz``, ``.mha``, ``.nrrd``), a folder (its
+        inputs: an image file (``wmhseg.io.IMAGE_SUFFIXES``: NIfTI, MetaImage, NRRD), a folder (its
             image files, not recursive), a glob pattern, a datalist JSON (decathlon style,
             paths relative to the JSON's folder, optional ``subject`` and ``brain_mask``
             per entry), or a list of any of these.
@@ -278,10 +286,10 @@ def check_image(
     return image, warnings
 
 
-def check_brain_mask(path: PathLike, image: NativeImage, atol_mm: float = 1e-3) -> NativeImage:
-    """Read a brain mask and check that it lies on ``image``'s grid and is not empty."""
+def check_brain_mask(path: PathLike, image: NativeImage) -> NativeImage:
+    """Read a brain mask and check that it lies on ``image``'s grid (:func:`wmhseg.io.same_grid`) and is not empty."""
     mask = read_native(path, load_data=True)
-    if mask.shape != image.shape or not np.allclose(mask.affine, image.affine, atol=atol_mm):
+    if not same_grid(mask.shape, mask.affine, image.shape, image.affine):
         raise ImageFileError(
             f"{path}: brain mask is not on the grid of {image.path} "
             f"(shape {_fmt(mask.shape)} vs {_fmt(image.shape)}, or a different affine)"

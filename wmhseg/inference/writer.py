@@ -41,7 +41,7 @@ from monai.engines.utils import IterationEvents
 
 import wmhseg
 
-from ..io import read_native, save_on_native_grid
+from ..io import GRID_TOLERANCE_MM, read_native, same_grid, save_on_native_grid
 from ..networks.precision import PrecisionNetwork
 from ..reporting.lesions import label_lesions, lesion_table, write_lesion_csv
 from ..reporting.qc import render_qc
@@ -64,7 +64,7 @@ class SubjectWriter:
         threshold: a voxel is WMH when its WMH probability is at least this.
         min_lesion_voxels: 26-connected lesions with fewer voxels are removed from the mask.
         pred_key: key of the WMH probability map (1 channel) in the evaluator output.
-        atol_mm: tolerance of the affine comparison with the input's, in mm.
+        atol_mm: how far (mm) the output's grid may put a corner voxel from where the input's does.
     """
 
     def __init__(
@@ -73,7 +73,7 @@ class SubjectWriter:
         threshold: float = 0.5,
         min_lesion_voxels: int = 1,
         pred_key: str = "pred",
-        atol_mm: float = 1e-3,
+        atol_mm: float = GRID_TOLERANCE_MM,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -146,7 +146,7 @@ class SubjectWriter:
         expected = subject.image
         shape = tuple(int(s) for s in prob.shape[1:])
         affine = np.asarray(getattr(prob, "affine", np.full((4, 4), np.nan)), dtype=np.float64)
-        if prob.shape[0] != 1 or shape != expected.shape or not np.allclose(affine, expected.affine, atol=self.atol_mm):
+        if prob.shape[0] != 1 or not same_grid(shape, affine, expected.shape, expected.affine, self.atol_mm):
             raise GeometryError(
                 f"the network output is not on the input's grid (shape {shape} vs {expected.shape}, affine "
                 f"{np.round(affine, 4).tolist()} vs {np.round(expected.affine, 4).tolist()}); nothing written"

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ...io import save_nifti
 from ..datalist import assign_folds, write_datalist
-from ..io import save_nifti
 from .acquisition import PROTOCOLS, Protocol
 from .atlas import ATLAS_FILE
 from .phantom import DEFAULT_LESION_RANGE_ML, ORIENTATIONS, make_phantom
@@ -133,7 +133,7 @@ def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
 def _cache_key(config: dict[str, Any]) -> str:
     """Hash of the set's parameters, the generator's source files and the atlas."""
     digest = hashlib.sha256(json.dumps(_jsonable(config), sort_keys=True).encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")) + [Path(__file__).parents[1] / "io.py",
+    for source in sorted(Path(__file__).parent.glob("*.py")) + [Path(__file__).parents[2] / "io.py",
                                                                  Path(__file__).parents[1] / "datalist.py"]:
         digest.update(source.read_bytes())
     digest.update(ATLAS_FILE.read_bytes())

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
+from ....io import save_nifti
 from ...datalist import write_datalist
-from ...io import save_nifti
 from ..dataset import folder_lock
 from .anatomy import CLASSES, label_map_files, load_label_maps
 from .generator import FLAIRSynthesizer, SynthesisSettings, SyntheticSample
