@@ -12,6 +12,7 @@ import pytest
 from monai.data import load_decathlon_datalist
 
 from wmhseg.data import assign_folds, import_folder, split_fold, write_datalist
+from wmhseg.data.datalist import natural_key, read_datalist, resolve_paths
 
 
 def _nifti(path: Path, shape=(5, 4, 3), value: float = 1.0) -> Path:
@@ -109,6 +110,28 @@ def test_write_datalist_makes_paths_relative(tmp_path: Path) -> None:
     entry = json.loads(path.read_text())["training"][0]
     assert entry["image"] == "../data/x/FLAIR.nii.gz" and entry["subject"] == "x"
     assert not list(path.parent.glob(".*tmp*"))
+
+
+def test_one_natural_order_for_ids_folds_and_evaluation_tables() -> None:
+    from wmhseg.evaluation import Case, sorted_cases
+
+    assert sorted(["sub10", "sub2", "Sub1", "3", "20"], key=natural_key) == ["3", "20", "Sub1", "sub2", "sub10"]
+    folded = assign_folds([{"subject": s, "scanner": s} for s in ("scanner10", "scanner2")], scheme="leave-one-scanner-out")
+    assert {item["scanner"]: item["fold"] for item in folded} == {"scanner2": 0, "scanner10": 1}
+    cases = sorted_cases([Case(s, "site", Path(f"{s}.nii.gz")) for s in ("sub10", "sub2", "Sub1")])
+    assert [case.subject for case in cases] == ["Sub1", "sub2", "sub10"]
+
+
+def test_only_file_entries_are_resolved_against_the_datalist_folder(tmp_path: Path) -> None:
+    (tmp_path / "case01").mkdir()  # a folder named like the subject
+    datalist = tmp_path / "d.json"
+    datalist.write_text(json.dumps({"test": [{"image": "case01/FLAIR.nii.gz", "subject": "case01", "t1": "/abs/T1.nii"}]}))
+    with pytest.raises(ValueError, match="has no 'training' list"):
+        read_datalist(datalist)
+    (item,) = resolve_paths(read_datalist(datalist, key="test")["test"], datalist.parent)
+    assert item == {"image": str(tmp_path / "case01" / "FLAIR.nii.gz"), "subject": "case01", "t1": "/abs/T1.nii"}
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_datalist(tmp_path / "absent.json")
 
 
 def test_plain_folder_of_itk_images(tmp_path: Path) -> None:

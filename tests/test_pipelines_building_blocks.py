@@ -9,7 +9,7 @@ import math
 import pytest
 
 from wmhseg.experiments import build_tables, get_budget, leave_one_scanner_out
-from wmhseg.experiments.folds import datalist_folds, default_eval_split
+from wmhseg.data.datalist import datalist_folds, default_eval_split
 from wmhseg.experiments.paper import TABLE1_ROWS, TABLE3_ROWS, match_scanner
 from wmhseg.experiments.results import Evaluation, StudyResults
 from wmhseg.networks import TABLE1, get_network

@@ -2,15 +2,15 @@
 
 The configs reference these by dotted name (``wmhseg.bundle.<name>``): locating the
 bundle and the executed config (:mod:`.context`), datalists, their checks and folds
-(:mod:`.datalist`), atomic and resumable checkpoints (:mod:`.checkpoints`), resuming a
+(:mod:`wmhseg.data.datalist`), atomic and resumable checkpoints (:mod:`.checkpoints`), resuming a
 killed training (:mod:`.resume`), MLflow tracking (:mod:`.tracking`), multi-process
 helpers (:mod:`.distributed`), evaluation outputs and challenge tables
 (:mod:`.evaluation`) and command-line flags (:mod:`.options`).
 """
 
+from ..data.datalist import datalist_summary, load_split, resolve_datalist
 from .checkpoints import AtomicCheckpointSaver, atomic_torch_save
 from .context import bundle_root, executed_config
-from .datalist import datalist_summary, load_split, resolve_datalist
 from .distributed import default_backend, from_rank_zero, is_distributed, is_rank0, quiet_other_ranks
 from .evaluation import ChallengeTables, SubjectFolderLayout
 from .options import as_bool

@@ -46,11 +46,11 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
+from ..data.datalist import datalist_summary
+from ..io import atomic_open
 from ..networks import network_preset
-from .datalist import datalist_summary
 from .distributed import is_rank0
 from .resume import process_alive, process_token, read_run_record, write_run_record
-from ..io import atomic_open
 
 logger = logging.getLogger(__name__)
 

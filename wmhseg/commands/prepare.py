@@ -11,11 +11,10 @@ datalist under ``"skipped"``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from ..data.datalist import FOLD_SCHEMES
+from ..data.datalist import FOLD_SCHEMES, read_datalist
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, KeyError) as error:
         print(f"wmhseg prepare {args.source}: error: {error}", file=sys.stderr)
         return 2
-    content = json.loads(Path(path).read_text())
+    content = read_datalist(path, key=None)
     counts = ", ".join(f"{len(content[k])} {k}" for k in ("training", "test") if k in content)
     skipped = len(content.get("skipped", []))
     print(f"{path}: {counts}" + (f"; {skipped} subject(s) skipped, see warnings above" if skipped else ""))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..io import save_nifti
-from .datalist import write_datalist
+from .datalist import read_datalist, write_datalist
 from .synthetic.dataset import default_root, folder_lock
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -44,10 +44,10 @@ def _cache_key(datalist: Path, foreground: int) -> str:
 
 def _is_complete(path: Path, key: str) -> bool:
     try:
-        content = json.loads(path.read_text())
+        content = read_datalist(path)
     except (OSError, ValueError):
         return False
-    if not isinstance(content, dict) or content.get("slices_of", {}).get("key") != key:
+    if content.get("slices_of", {}).get("key") != key:
         return False
     items = content.get("training", []) + content.get("test", [])
     return all((path.parent / item[k]).is_file() for item in items for k in ("image", "label"))
@@ -111,8 +111,7 @@ def axial_slice_datalist(
     for a missing file.
     """
     source = Path(datalist).resolve()
-    if not source.is_file():
-        raise FileNotFoundError(f"datalist {source} does not exist.")
+    content = read_datalist(source)
     key = _cache_key(source, foreground)
     folder = Path(output_dir) if output_dir is not None else default_root() / "slices" / key
     path = folder / "datalist.json"
@@ -120,7 +119,6 @@ def axial_slice_datalist(
         return path
     with folder_lock(folder):
         if not _is_complete(path, key):
-            content = json.loads(source.read_text())
             splits: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
             for split in splits:
                 for index, item in enumerate(content.get(split, [])):

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.datalist import choose_folds, leave_one_scanner_out, read_datalist, scanner_folds, scanners
 from ..io import write_text_atomic
 from ..metrics.challenge import METRIC_LABELS, METRIC_NAMES
 from .budget import Budget
 from .bundle_run import JobResult, run_job
-from .folds import datalist_folds, leave_one_scanner_out, read_datalist, scanner_folds
 from .results import StudyResults, load_study
 from .study import Study, open_study
 
@@ -70,17 +70,12 @@ def cross_validate(
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     datalist = Path(datalist).expanduser().resolve()
-    content = read_datalist(datalist)
     if scheme == "leave-one-scanner-out":
         fold_scheme = scheme
-        available = list(range(len({str(item.get("scanner", "unknown")) for item in content["training"]})))
+        folds = choose_folds(datalist, folds, available=range(len(scanners(datalist))))
     else:
-        fold_scheme = str(content.get("fold_scheme", "kfold"))
-        available = datalist_folds(datalist)
-    folds = available if folds is None else [int(f) for f in folds]
-    unknown = sorted(set(folds) - set(available))
-    if unknown:
-        raise ValueError(f"folds {unknown} are not in {datalist} ({scheme} folds: {available})")
+        fold_scheme = str(read_datalist(datalist).get("fold_scheme", "kfold"))
+        folds = choose_folds(datalist, folds)
     study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
                        fold_scheme=fold_scheme, eval_split="validation", seed=seed, overrides=overrides,
                        params={"network_preset": preset, "scheme": scheme},

@@ -29,10 +29,10 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.entities import Param, RunStatus
 
+from ..data.datalist import datalist_name, default_eval_split
 from ..io import write_text_atomic
 from ..networks import network_preset
 from .budget import Budget
-from .folds import datalist_name, default_eval_split
 from .store import DESCRIPTION_TAG, experiment_id, git_commit, search_runs
 
 __all__ = ["Job", "Study", "open_study"]

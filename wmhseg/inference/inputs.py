@@ -10,7 +10,6 @@ holds non-finite values or no signal, or is too small for the network.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from collections import Counter
@@ -19,8 +18,8 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from monai.data import load_decathlon_datalist
 
+from ..data.datalist import read_datalist, resolve_paths
 from ..io import (
     IMAGE_SUFFIXES,
     ImageFileError,
@@ -57,15 +56,9 @@ def safe_subject_id(subject: str) -> str:
 
 
 def _read_datalist(path: Path, datalist_key: str | None) -> list[dict]:
-    try:
-        keys = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot be read as a datalist JSON ({err})") from err
-    if datalist_key is None:
-        datalist_key = "test" if "test" in keys else "training"
-    if datalist_key not in keys:
-        raise ValueError(f"{path}: has no {datalist_key!r} list (it has {', '.join(map(str, keys))})")
-    items = load_decathlon_datalist(path, is_segmentation=True, data_list_key=datalist_key, base_dir=path.parent)
+    content = read_datalist(path, key=None)
+    datalist_key = datalist_key or ("test" if "test" in content else "training")
+    items = resolve_paths(read_datalist(path, datalist_key)[datalist_key], path.parent)
     if any("image" not in item for item in items):
         raise ValueError(f"{path}: every {datalist_key!r} entry needs an 'image'")
     ids = [item.get("subject") for item in items]

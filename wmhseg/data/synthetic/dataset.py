@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...io import save_nifti
-from ..datalist import assign_folds, write_datalist
+from ..datalist import assign_folds, read_datalist, write_datalist
 from .acquisition import PROTOCOLS, Protocol
 from .atlas import ATLAS_FILE
 from .phantom import DEFAULT_LESION_RANGE_ML, ORIENTATIONS, make_phantom
@@ -159,7 +159,7 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 def _is_complete(datalist: Path, key: str) -> bool:
     try:
-        content = json.loads(datalist.read_text())
+        content = read_datalist(datalist)
     except (OSError, ValueError):
         return False
     if content.get("generator", {}).get("key") != key:

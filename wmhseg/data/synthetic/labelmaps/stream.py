@@ -24,7 +24,7 @@ import torch
 from monai.data import MetaTensor
 
 from ....io import save_nifti
-from ...datalist import write_datalist
+from ...datalist import read_datalist, write_datalist
 from ..dataset import folder_lock
 from .anatomy import CLASSES, label_map_files, load_label_maps
 from .generator import FLAIRSynthesizer, SynthesisSettings, SyntheticSample
@@ -132,7 +132,7 @@ def synthetic_set(folder: str | os.PathLike, label_maps: str | os.PathLike | Seq
 
     def complete() -> bool:
         try:
-            content = json.loads(datalist.read_text())
+            content = read_datalist(datalist)
         except (OSError, ValueError):
             return False
         return content.get("generator", {}).get("key") == key and all(
