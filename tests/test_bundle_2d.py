@@ -16,7 +16,6 @@ from bundle_helpers import (
     TRAIN,
     cli_args,
     mlflow_runs,
-    run_workflow,
     subprocess_env,
 )
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
@@ -24,7 +23,7 @@ from monai.losses import DiceLoss
 from monai.transforms import RandAffined, RandFlipd
 from PIL import Image
 
-from wmhseg.bundle import load_split
+from wmhseg.bundle import load_split, run_workflow
 from wmhseg.cli import main
 from wmhseg.networks import SAUNet2D, get_network
 

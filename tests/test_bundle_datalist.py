@@ -7,9 +7,9 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
-from bundle_helpers import TRAIN, error_chain, mlflow_runs, run_workflow, sqlite_uri, tiny_overrides, write_phantom_set
+from bundle_helpers import TRAIN, error_chain, mlflow_runs, sqlite_uri, tiny_overrides, write_phantom_set
 
-from wmhseg.bundle import load_split
+from wmhseg.bundle import load_split, run_workflow
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -6,10 +6,11 @@ import pytest
 from bundle_helpers import (
     TRAIN,
     mlflow_runs,
-    run_workflow,
     sqlite_uri,
     tiny_overrides,
 )
+
+from wmhseg.bundle import run_workflow
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

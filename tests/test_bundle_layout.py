@@ -14,7 +14,15 @@ from ignite.engine import Engine
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
 
 import wmhseg
-from wmhseg.bundle import AtomicCheckpointSaver, as_bool, bundle_root, flatten_params, load_split, resolve_datalist
+from wmhseg.bundle import (
+    AtomicCheckpointSaver,
+    as_bool,
+    bundle_root,
+    flatten_params,
+    load_split,
+    resolve_datalist,
+    run_workflow,
+)
 from wmhseg.io import atomic_open
 from wmhseg.transforms import DEFAULT_AUGMENTATION
 
@@ -82,6 +90,17 @@ def test_check_properties_train_and_evaluate(phantoms, tmp_path):
     )
     evaluate.initialize()
     assert evaluate.check_properties() == []
+
+
+def test_run_workflow_refuses_a_config_without_the_required_properties(tmp_path):
+    config = tmp_path / "configs" / "train.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"device": "cpu", "ran": "$[]", "run": ["$@ran.append(1)"]}))
+    with pytest.raises(ValueError, match=r"is not a train workflow: missing .*bundle_root"):
+        run_workflow(str(config), meta_file=META, logging_file=False)
+    assert run_workflow(str(config), workflow_type=None, meta_file=META, logging_file=False).parser.get_parsed_content(
+        "ran"
+    ) == [1]  # no type, no required properties: it runs
 
 
 def test_recipe_defaults_are_top_level_ids():

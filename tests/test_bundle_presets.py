@@ -11,13 +11,12 @@ from bundle_helpers import (
     QUICK,
     TRAIN,
     mlflow_runs,
-    run_workflow,
     tiny_overrides,
     write_phantom_set,
 )
 from monai.bundle import ConfigParser
 
-from wmhseg.bundle import network_params
+from wmhseg.bundle import network_params, run_workflow
 from wmhseg.networks import get_network, list_networks
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -15,13 +15,12 @@ from bundle_helpers import (
     META,
     TRAIN,
     mlflow_runs,
-    run_workflow,
     tiny_overrides,
     write_phantom_set,
 )
 from monai.bundle import ckpt_export, verify_net_in_out
 
-from wmhseg.bundle import network_params
+from wmhseg.bundle import network_params, run_workflow
 from wmhseg.networks import RELATED, get_network, list_networks
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

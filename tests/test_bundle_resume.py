@@ -23,7 +23,6 @@ from bundle_helpers import (
     cli_args,
     error_chain,
     mlflow_runs,
-    run_workflow,
     sqlite_uri,
     subprocess_env,
     tiny_overrides,
@@ -32,7 +31,7 @@ from bundle_helpers import (
 from ignite.engine import Engine
 from mlflow import MlflowClient
 
-from wmhseg.bundle import MLflowTracker
+from wmhseg.bundle import MLflowTracker, run_workflow
 from wmhseg.bundle.resume import process_alive, process_token, read_run_record
 
 EPOCHS = 5

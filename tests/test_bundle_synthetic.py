@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import torch
-from bundle_helpers import CONFIGS, META, TRAIN, mlflow_runs, run_workflow, sqlite_uri
+from bundle_helpers import CONFIGS, META, TRAIN, mlflow_runs, sqlite_uri
+
+from wmhseg.bundle import run_workflow
 
 SYNTHETIC = str(CONFIGS / "synthetic.json")
 

@@ -16,13 +16,13 @@ from bundle_helpers import (
     TRAIN,
     error_chain,
     mlflow_runs,
-    run_workflow,
     sqlite_uri,
     tiny_overrides,
     write_phantom_set,
 )
 from mlflow import MlflowClient
 
+from wmhseg.bundle import run_workflow
 from wmhseg.cli import main
 from wmhseg.metrics import METRIC_NAMES
 from wmhseg.networks import get_network

@@ -5,7 +5,8 @@ bundle and the executed config (:mod:`.context`), datalists, their checks and fo
 (:mod:`wmhseg.data.datalist`), atomic and resumable checkpoints (:mod:`.checkpoints`), resuming a
 killed training (:mod:`.resume`), MLflow tracking (:mod:`.tracking`), multi-process
 helpers (:mod:`.distributed`), evaluation outputs and challenge tables
-(:mod:`.evaluation`) and command-line flags (:mod:`.options`).
+(:mod:`.evaluation`), command-line values (:mod:`.options`) and running a workflow in this
+process (:mod:`.workflow`).
 """
 
 from ..data.datalist import datalist_summary, load_split, resolve_datalist
@@ -13,9 +14,10 @@ from .checkpoints import AtomicCheckpointSaver, atomic_torch_save
 from .context import bundle_root, executed_config
 from .distributed import default_backend, from_rank_zero, is_distributed, is_rank0, quiet_other_ranks
 from .evaluation import ChallengeTables, SubjectFolderLayout
-from .options import as_bool
+from .options import as_bool, parse_overrides
 from .resume import record_launch
 from .tracking import MLflowTracker, flatten_params, network_params, package_versions
+from .workflow import run_workflow
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -35,7 +37,9 @@ __all__ = [
     "load_split",
     "network_params",
     "package_versions",
+    "parse_overrides",
     "quiet_other_ranks",
     "record_launch",
     "resolve_datalist",
+    "run_workflow",
 ]

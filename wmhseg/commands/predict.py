@@ -10,7 +10,6 @@ are written and ``OUT/summary.csv`` says why), 2 when the run could not start.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -92,15 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def config_overrides(args: argparse.Namespace, bundle: Path) -> dict[str, Any]:
     """The ``ConfigWorkflow`` overrides for the parsed command line."""
+    from ..bundle.options import parse_overrides  # the bundle package imports MLflow: not for --help
+
     overrides: dict[str, Any] = {
         "bundle_root": str(bundle),
         "output_dir": str(args.output.expanduser().absolute()),
@@ -129,12 +123,7 @@ def config_overrides(args: argparse.Namespace, bundle: Path) -> dict[str, Any]:
         "progress": False if args.no_progress else None,
     }
     overrides.update({k: v for k, v in options.items() if v is not None})
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {item!r}: use ID=VALUE")
-        overrides[key.strip()] = _parse_value(value)
-    return overrides
+    return {**overrides, **parse_overrides(args.set)}
 
 
 def _reason(err: BaseException) -> BaseException:
@@ -152,7 +141,7 @@ def _configure_logging() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monai.bundle import ConfigWorkflow
+    from ..bundle.workflow import run_workflow
 
     bundle = (args.bundle or default_bundle_dir()).expanduser().absolute()
     config = bundle / "configs" / "inference.json"
@@ -166,27 +155,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     meta = config.parent / "metadata.json"
     logging_conf = config.parent / "logging.conf"
-    workflow = ConfigWorkflow(
-        config_file=str(config),
-        meta_file=str(meta) if meta.is_file() else [],
-        logging_file=str(logging_conf) if logging_conf.is_file() else False,
-        workflow_type="infer",
-        run_id="inference",
-        **overrides,
-    )
     _configure_logging()
     try:
-        workflow.initialize()
-        workflow.run()
+        run_workflow(
+            str(config),
+            "inference",
+            "infer",
+            meta_file=str(meta) if meta.is_file() else [],
+            logging_file=str(logging_conf) if logging_conf.is_file() else False,
+            **overrides,
+        )
     except Exception as err:  # report the cause in one line, not the config parser's wrapper
         reason = _reason(err)
+        if isinstance(reason, SubjectsFailedError):  # raised by the finalize step: the others are written
+            print(f"wmhseg predict: {reason}", file=sys.stderr)
+            return 1
         label = "" if isinstance(reason, (CheckpointError, ValueError)) else f"{type(reason).__name__}: "
         print(f"wmhseg predict: {label}{reason}", file=sys.stderr)
         return 2
-    try:
-        workflow.finalize()
-    except Exception as err:
-        reason = _reason(err)
-        print(f"wmhseg predict: {reason}", file=sys.stderr)
-        return 1 if isinstance(reason, SubjectsFailedError) else 2
     return 0
