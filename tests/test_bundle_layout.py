@@ -24,6 +24,7 @@ from wmhseg.bundle import (
     run_workflow,
 )
 from wmhseg.io import atomic_open
+from wmhseg.networks import get_network
 from wmhseg.transforms import DEFAULT_AUGMENTATION
 
 BUNDLE = REPO / "bundle"
@@ -124,6 +125,21 @@ def test_recipe_defaults_are_top_level_ids():
     assert config["loss"]["_target_"] == "DiceCELoss"
     assert config["optimizer"]["_target_"] == "torch.optim.Adam"
     assert config["lr_scheduler"]["_target_"].endswith("ReduceLROnPlateau")
+
+
+@pytest.mark.parametrize("config_file", [TRAIN, str(CONFIGS / "inference.json")])
+def test_network_def_is_a_component_whose_arguments_are_ids(config_file):
+    """As in model-zoo: ``--network_def#out_channels 2`` sets one argument, ``--network_options`` several."""
+    parser = ConfigParser()
+    parser.read_config(config_file)
+    assert parser["network_def"]["_target_"] == "wmhseg.networks.get_network"
+    parser["network_options"] = {"channels": [8, 8, 16, 16], "out_channels": 4}
+    parser["network_def#out_channels"] = 2  # as --network_def#out_channels 2 on the command line
+    network = parser.get_parsed_content("network_def")
+    expected = get_network("saunet3d", channels=[8, 8, 16, 16], out_channels=2).state_dict()
+    assert {k: v.shape for k, v in network.state_dict().items()} == {k: v.shape for k, v in expected.items()}
+    with torch.no_grad():
+        assert network(torch.zeros(1, 1, 32, 32, 8)).shape == (1, 2, 32, 32, 8)
 
 
 def test_no_provisional_pieces_left():

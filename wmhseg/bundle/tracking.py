@@ -48,7 +48,7 @@ from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
 from ..data.datalist import datalist_summary
 from ..io import atomic_open
-from ..networks import network_preset
+from ..networks import network_arguments, network_preset
 from .distributed import is_rank0
 from .resume import process_alive, process_token, read_run_record, write_run_record
 
@@ -70,19 +70,18 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def network_params(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every constructor argument of network preset ``name`` with ``options`` applied.
+def network_params(name: str, options: Mapping[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """Every constructor argument of the network ``get_network(name, options, **overrides)`` builds.
 
-    The factory's signature defaults, then the preset's arguments, then ``options``;
-    so two runs log the same parameters exactly when they build the same network.
+    The factory's signature defaults, then :func:`wmhseg.networks.network_arguments`; so two
+    runs log the same parameters exactly when they build the same network.
     """
-    preset = network_preset(name)
     defaults = {
         key: value.default
-        for key, value in inspect.signature(preset.factory).parameters.items()
+        for key, value in inspect.signature(network_preset(name).factory).parameters.items()
         if value.default is not inspect.Parameter.empty
     }
-    return {"name": name, **defaults, **preset.kwargs, **dict(options or {})}
+    return {"name": name, **defaults, **network_arguments(name, options, **overrides)}
 
 
 def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
