@@ -25,7 +25,7 @@ from wmhseg.bundle import (
 )
 from wmhseg.io import atomic_open
 from wmhseg.networks import get_network
-from wmhseg.transforms import DEFAULT_AUGMENTATION
+from wmhseg.transforms import DEFAULT_AUGMENTATION, augmentation_params
 
 BUNDLE = REPO / "bundle"
 SCHEMA = CONFIGS / "schema" / "meta_schema_20240725.json"
@@ -121,7 +121,9 @@ def test_recipe_defaults_are_top_level_ids():
     for key, value in recipe.items():
         assert config[key] == value, key
     assert config["patch_size"][2] == 32
-    assert config["augmentation"] == DEFAULT_AUGMENTATION  # every entry a config id: --augmentation#ghosting#prob 0.3
+    # every entry a config id (--augmentation#ghosting#prob 0.3) whose values live in DEFAULT_AUGMENTATION alone
+    assert list(config["augmentation"]) == list(DEFAULT_AUGMENTATION)
+    assert augmentation_params(config["augmentation"]) == DEFAULT_AUGMENTATION
     assert config["loss"]["_target_"] == "DiceCELoss"
     assert config["optimizer"]["_target_"] == "torch.optim.Adam"
     assert config["lr_scheduler"]["_target_"].endswith("ReduceLROnPlateau")
