@@ -11,12 +11,11 @@ those objects on the call stack.
 
 from __future__ import annotations
 
-import copy
 import inspect
 from pathlib import Path
 from typing import Any
 
-from monai.bundle import ConfigParser, ConfigWorkflow
+from monai.bundle import ConfigWorkflow
 
 _CONFIG_NAME = "train.json"
 
@@ -55,11 +54,3 @@ def bundle_root() -> str:
         f"cannot locate the wmhseg bundle from {cwd}: no configs/{_CONFIG_NAME} here or under bundle/; "
         "pass --bundle_root <folder holding configs/>."
     )
-
-
-def executed_config() -> dict:
-    """A copy of the merged config (all files and overrides, before parsing) being parsed right now."""
-    parser = _caller_instance(ConfigParser)
-    if parser is None:
-        raise RuntimeError("executed_config() must be evaluated from inside a MONAI bundle config.")
-    return copy.deepcopy(parser.get())
