@@ -17,7 +17,6 @@ import wmhseg
 from wmhseg.bundle import (
     AtomicCheckpointSaver,
     as_bool,
-    bundle_root,
     flatten_params,
     load_split,
     resolve_datalist,
@@ -189,18 +188,19 @@ def test_rectangular_patches_need_the_quarter_turns_off():
     assert "RandRotate90d" not in names and "RandTransposeAxesd" not in names
 
 
-def test_bundle_root_from_workflow_config_location_and_from_cwd(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # neither the bundle nor the repository root: only the config location tells
+def test_bundle_root_is_the_working_folder_as_in_model_zoo(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # outputs go below the folder the command runs in ...
     workflow = ConfigWorkflow(config_file=TRAIN, meta_file=META, logging_file=False, workflow_type="train")
     workflow.initialize()
-    assert workflow.bundle_root == str(BUNDLE)
-    monkeypatch.chdir(BUNDLE)
-    assert bundle_root() == str(BUNDLE)
-    monkeypatch.chdir(REPO)
-    assert bundle_root() == str(BUNDLE)
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(RuntimeError, match="--bundle_root"):
-        bundle_root()
+    assert workflow.bundle_root == "." and workflow.parser.get_parsed_content("model_path") == "./models/model.pt"
+    assert Path(workflow.parser.get_parsed_content("tracking_uri").removeprefix("sqlite:///")) == tmp_path / "eval" / "mlruns.db"
+    moved = ConfigWorkflow(config_file=TRAIN, meta_file=META, logging_file=False, workflow_type="train",
+                           bundle_root=str(BUNDLE))  # ... or below --bundle_root
+    moved.initialize()
+    assert moved.parser.get_parsed_content("model_path") == str(BUNDLE / "models" / "model.pt")
+    inference = ConfigParser()
+    inference.read_config(str(CONFIGS / "inference.json"))
+    assert inference.get_parsed_content("ckpt_file") == "./models/model.pt"
 
 
 @pytest.mark.parametrize(
