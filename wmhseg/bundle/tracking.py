@@ -1,9 +1,9 @@
 """MLflow tracking of bundle runs, on by default, resumable, and FAILED when a run dies.
 
-MONAI's ``--tracking mlflow`` patch logs loss, learning rate and engine metrics, but it
+MONAI's ``--tracking mlflow`` patch (the ``tracking`` settings of ``monai.bundle.ConfigWorkflow``,
+which add ``monai.handlers.MLFlowHandler``) logs loss, learning rate and engine metrics, but it
 reuses any still-active run of the experiment, leaves evaluation runs open, logs neither
-the hyperparameters nor the data set, and cannot continue an interrupted run (see
-``shared/specs/monai-bundle.md`` §9).  :class:`MLflowTracker` is one Ignite handler that
+the hyperparameters nor the data set, and cannot continue an interrupted run.  :class:`MLflowTracker` is one Ignite handler that
 the bundle configs list in their handler lists, so that every ``python -m monai.bundle run``
 logs without extra flags:
 
