@@ -77,31 +77,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.source in ("challenge", "folder"):  # what both importers take: folds, seed, file checks
+            both = {"num_folds": args.folds, "seed": args.seed, "full_read": not args.quick}
         if args.source == "challenge":
             from ..data.wmh_challenge import import_wmh_challenge
 
             scheme = "leave-one-scanner-out" if args.leave_one_scanner_out else FOLD_SCHEMES[0]
-            path = import_wmh_challenge(
-                args.root,
-                args.output,
-                num_folds=args.folds,
-                scheme=scheme,
-                seed=args.seed,
-                include_t1=not args.no_t1,
-                full_read=not args.quick,
-            )
+            path = import_wmh_challenge(args.root, args.output, scheme=scheme, include_t1=not args.no_t1, **both)
         elif args.source == "folder":
             from ..data.folder import import_folder
 
             path = import_folder(
-                args.root,
-                args.output,
-                labels=args.labels,
-                label_suffix=args.label_suffix,
-                scanner=args.scanner,
-                num_folds=args.folds,
-                seed=args.seed,
-                full_read=not args.quick,
+                args.root, args.output, labels=args.labels, label_suffix=args.label_suffix, scanner=args.scanner, **both
             )
         elif args.source == "phantoms":
             from ..data.synthetic import generate_phantoms

@@ -79,6 +79,22 @@ def resolve_paths(items: Iterable[dict[str, Any]], folder: str | os.PathLike) ->
     ]
 
 
+def is_cached(
+    path: str | os.PathLike, key: str, marker: str = "generator", files: Sequence[str] = ("image", "label")
+) -> bool:
+    """Whether the datalist at ``path`` is a complete cache entry: written for ``key`` (its ``marker`` entry's
+    ``key``), with the ``files`` of every item present (a missing, partial or stale one is not)."""
+    try:
+        content = read_datalist(path)
+    except (OSError, ValueError):
+        return False
+    items = content["training"] + content.get("test", [])
+    marked = content.get(marker)
+    return isinstance(marked, dict) and marked.get("key") == key and all(
+        (Path(path).parent / item[k]).is_file() for item in items for k in files
+    )
+
+
 def resolve_datalist(dataset_dir: str | os.PathLike | None = None) -> str:
     """Path of the datalist JSON to train on.
 

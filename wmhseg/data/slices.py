@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..io import save_nifti
-from .datalist import read_datalist, write_datalist
+from .datalist import is_cached, read_datalist, write_datalist
 from .synthetic.dataset import default_root, folder_lock
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -40,17 +40,6 @@ def _cache_key(datalist: Path, foreground: int) -> str:
     digest.update(json.dumps({"foreground": foreground}).encode())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
-
-
-def _is_complete(path: Path, key: str) -> bool:
-    try:
-        content = read_datalist(path)
-    except (OSError, ValueError):
-        return False
-    if content.get("slices_of", {}).get("key") != key:
-        return False
-    items = content.get("training", []) + content.get("test", [])
-    return all((path.parent / item[k]).is_file() for item in items for k in ("image", "label"))
 
 
 def _load_ras(path: str, base: Path) -> Any:
@@ -115,10 +104,10 @@ def axial_slice_datalist(
     key = _cache_key(source, foreground)
     folder = Path(output_dir) if output_dir is not None else default_root() / "slices" / key
     path = folder / "datalist.json"
-    if _is_complete(path, key):
+    if is_cached(path, key, "slices_of"):
         return path
     with folder_lock(folder):
-        if not _is_complete(path, key):
+        if not is_cached(path, key, "slices_of"):
             splits: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
             for split in splits:
                 for index, item in enumerate(content.get(split, [])):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...io import save_nifti
-from ..datalist import assign_folds, read_datalist, write_datalist
+from ..datalist import assign_folds, is_cached, write_datalist
 from .acquisition import PROTOCOLS, Protocol
 from .atlas import ATLAS_FILE
 from .phantom import DEFAULT_LESION_RANGE_ML, ORIENTATIONS, make_phantom
@@ -157,27 +157,16 @@ def folder_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _is_complete(datalist: Path, key: str) -> bool:
-    try:
-        content = read_datalist(datalist)
-    except (OSError, ValueError):
-        return False
-    if content.get("generator", {}).get("key") != key:
-        return False
-    return all((datalist.parent / item[k]).is_file() for item in content["training"]
-               for k in ("image", "label", "brain_mask"))
-
-
 def cached_phantom_set(folder: str | os.PathLike, config: dict[str, Any]) -> Path:
     """The datalist of the phantom set ``config`` (``generate_phantoms`` arguments) in ``folder``,
     generated only when missing, incomplete or made by different code or parameters."""
     folder = Path(folder)
     datalist = folder / "datalist.json"
     key = _cache_key(config)
-    if _is_complete(datalist, key):
+    if is_cached(datalist, key, files=("image", "label", "brain_mask")):
         return datalist
     with folder_lock(folder):
-        if not _is_complete(datalist, key):  # another process may have finished meanwhile
+        if not is_cached(datalist, key, files=("image", "label", "brain_mask")):  # another process may have finished meanwhile
             generate_phantoms(folder, **config,
                               extra_metadata={"generator": {"key": key, "config": _jsonable(config)}})
     return datalist

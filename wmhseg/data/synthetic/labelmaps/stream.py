@@ -24,7 +24,7 @@ import torch
 from monai.data import MetaTensor
 
 from ....io import save_nifti
-from ...datalist import read_datalist, write_datalist
+from ...datalist import is_cached, write_datalist
 from ..dataset import folder_lock
 from .anatomy import CLASSES, label_map_files, load_label_maps
 from .generator import FLAIRSynthesizer, SynthesisSettings, SyntheticSample
@@ -130,18 +130,10 @@ def synthetic_set(folder: str | os.PathLike, label_maps: str | os.PathLike | Seq
     key = _set_key(files, n, seed, synthesis)
     datalist = folder / "datalist.json"
 
-    def complete() -> bool:
-        try:
-            content = read_datalist(datalist)
-        except (OSError, ValueError):
-            return False
-        return content.get("generator", {}).get("key") == key and all(
-            (folder / item[k]).is_file() for item in content["training"] for k in ("image", "label"))
-
-    if complete():
+    if is_cached(datalist, key):
         return datalist
     with folder_lock(folder):
-        if complete():
+        if is_cached(datalist, key):
             return datalist
         synthesizer = FLAIRSynthesizer(load_label_maps(files), synthesis)
         entries = []
