@@ -37,7 +37,9 @@ def phantom(shape: tuple[int, int, int] = SHAPE, blob: tuple[slice, ...] = BLOB,
     rng = np.random.default_rng(seed)
     x, y, z = np.ogrid[: shape[0], : shape[1], : shape[2]]
     c = [(s - 1) / 2 for s in shape]
-    inside = ((x - c[0]) / (0.47 * shape[0])) ** 2 + ((y - c[1]) / (0.47 * shape[1])) ** 2 + ((z - c[2]) / (0.6 * shape[2])) ** 2 < 1
+    inside = ((x - c[0]) / (0.47 * shape[0])) ** 2 + ((y - c[1]) / (0.47 * shape[1])) ** 2 + (
+        (z - c[2]) / (0.6 * shape[2])
+    ) ** 2 < 1
     data = np.zeros(shape, dtype=np.float32)
     data[inside] = 100 + rng.normal(0, 5, int(inside.sum()))
     data[blob] = 1000
@@ -113,8 +115,11 @@ def tiny_saunet_checkpoint(path: Path, seed: int = 0) -> Path:
 
 def meta_file(folder: Path) -> Path:
     path = folder / "metadata.json"
-    path.write_text(json.dumps({"version": "0.0.0-test", "monai_version": "1.6.1", "pytorch_version": "2.13.0",
-                                "numpy_version": "2.4.6"}))
+    path.write_text(
+        json.dumps(
+            {"version": "0.0.0-test", "monai_version": "1.6.1", "pytorch_version": "2.13.0", "numpy_version": "2.4.6"}
+        )
+    )
     return path
 
 

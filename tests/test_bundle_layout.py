@@ -77,7 +77,11 @@ def phantoms(tmp_path_factory):
 
 def test_check_properties_train_and_evaluate(phantoms, tmp_path):
     train = ConfigWorkflow(
-        config_file=TRAIN, meta_file=META, logging_file=LOGGING, workflow_type="train", **tiny_overrides(tmp_path, phantoms)
+        config_file=TRAIN,
+        meta_file=META,
+        logging_file=LOGGING,
+        workflow_type="train",
+        **tiny_overrides(tmp_path, phantoms),
     )
     train.initialize()
     assert train.check_properties() == []
@@ -151,7 +155,9 @@ def test_no_provisional_pieces_left():
 
 
 def _types(transforms) -> list[str]:
-    return [type(t).__name__ + (f"({type(t.transform).__name__})" if hasattr(t, "transform") else "") for t in transforms]
+    return [
+        type(t).__name__ + (f"({type(t.transform).__name__})" if hasattr(t, "transform") else "") for t in transforms
+    ]
 
 
 def test_transforms_are_the_wmhseg_builders_and_follow_the_augmentation_ids():
@@ -183,8 +189,14 @@ def test_rectangular_patches_need_the_quarter_turns_off():
     with pytest.raises(Exception) as raised:
         _parsed(TRAIN, "train#random_transforms", patch_size=[96, 64, 16])
     assert any("need a square in-plane patch" in message for message in error_chain(raised.value))
-    names = _types(_parsed(TRAIN, "train#random_transforms", patch_size=[96, 64, 16],
-                           **{"augmentation#rotate90#prob": 0.0, "augmentation#transpose#prob": 0.0}))
+    names = _types(
+        _parsed(
+            TRAIN,
+            "train#random_transforms",
+            patch_size=[96, 64, 16],
+            **{"augmentation#rotate90#prob": 0.0, "augmentation#transpose#prob": 0.0},
+        )
+    )
     assert "RandRotate90d" not in names and "RandTransposeAxesd" not in names
 
 
@@ -193,9 +205,13 @@ def test_bundle_root_is_the_working_folder_as_in_model_zoo(monkeypatch, tmp_path
     workflow = ConfigWorkflow(config_file=TRAIN, meta_file=META, logging_file=False, workflow_type="train")
     workflow.initialize()
     assert workflow.bundle_root == "." and workflow.parser.get_parsed_content("model_path") == "./models/model.pt"
-    assert Path(workflow.parser.get_parsed_content("tracking_uri").removeprefix("sqlite:///")) == tmp_path / "eval" / "mlruns.db"
-    moved = ConfigWorkflow(config_file=TRAIN, meta_file=META, logging_file=False, workflow_type="train",
-                           bundle_root=str(BUNDLE))  # ... or below --bundle_root
+    assert (
+        Path(workflow.parser.get_parsed_content("tracking_uri").removeprefix("sqlite:///"))
+        == tmp_path / "eval" / "mlruns.db"
+    )
+    moved = ConfigWorkflow(
+        config_file=TRAIN, meta_file=META, logging_file=False, workflow_type="train", bundle_root=str(BUNDLE)
+    )  # ... or below --bundle_root
     moved.initialize()
     assert moved.parser.get_parsed_content("model_path") == str(BUNDLE / "models" / "model.pt")
     inference = ConfigParser()
@@ -205,7 +221,16 @@ def test_bundle_root_is_the_working_folder_as_in_model_zoo(monkeypatch, tmp_path
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(True, True), (False, False), ("true", True), ("False", False), ("1", True), ("no", False), (0, False), (None, False)],
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("False", False),
+        ("1", True),
+        ("no", False),
+        (0, False),
+        (None, False),
+    ],
 )
 def test_as_bool(value, expected):
     assert as_bool(value) is expected

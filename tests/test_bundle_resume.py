@@ -146,7 +146,11 @@ def test_killed_before_the_first_checkpoint_restarts_cleanly(tmp_path):
 
     runs = {run.info.run_name: run for run in mlflow_runs(sqlite_uri(bundle), "test")}
     assert {name: run.info.status for name, run in runs.items()} == {
-        "b": "KILLED", "c": "FINISHED", "d": "KILLED", "e": "FINISHED"}
+        "b": "KILLED",
+        "c": "FINISHED",
+        "d": "KILLED",
+        "e": "FINISHED",
+    }
     assert "died without ending the run; ended by run c" in runs["b"].data.tags["wmhseg.end_reason"]
     assert "ended by run e" in runs["d"].data.tags["wmhseg.end_reason"]
     client = MlflowClient(sqlite_uri(bundle))
@@ -175,8 +179,10 @@ def test_runs_left_running_by_dead_processes_are_ended_killed(tmp_path):
     client = MlflowClient(store)
     experiment = client.create_experiment("orphans")
     tokens = {"dead": dead, "alive": alive, "elsewhere": elsewhere, "untracked": None}
-    ids = {name: client.create_run(experiment, run_name=name, tags={"wmhseg.process": token} if token else {}).info.run_id
-           for name, token in tokens.items()}
+    ids = {
+        name: client.create_run(experiment, run_name=name, tags={"wmhseg.process": token} if token else {}).info.run_id
+        for name, token in tokens.items()
+    }
     engine = Engine(lambda engine, batch: None)
     tracker = MLflowTracker(store, str(tmp_path / "eval"), experiment_name="orphans", run_name="next")
     tracker.start(engine)  # a new run, no resume: only the run of the dead process is ended

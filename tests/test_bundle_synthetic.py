@@ -54,9 +54,13 @@ def test_synthetic_training_saves_a_six_class_model(tmp_path, toy_label_maps, on
     # a new run (new folder) that starts from those weights: its "initialize" step loads them
     from monai.bundle import ConfigWorkflow
 
-    second = ConfigWorkflow(config_file=[TRAIN, SYNTHETIC], meta_file=META, workflow_type="train", run_id="training",
-                            **_overrides(tmp_path / "second", toy_label_maps,
-                                         init_checkpoint=str(root / "models" / "model.pt")))
+    second = ConfigWorkflow(
+        config_file=[TRAIN, SYNTHETIC],
+        meta_file=META,
+        workflow_type="train",
+        run_id="training",
+        **_overrides(tmp_path / "second", toy_label_maps, init_checkpoint=str(root / "models" / "model.pt")),
+    )
     second.initialize()
     loaded = second.parser.get_parsed_content("network_def").state_dict()
     assert all(torch.equal(loaded[k].cpu(), state[k]) for k in state)

@@ -115,7 +115,9 @@ def test_training_run_is_tracked(trained):
 
 def test_evaluation_writes_native_grid_predictions_and_challenge_tables(trained, tmp_path):
     root, datalist = trained
-    run_workflow([TRAIN, EVALUATE], "evaluating", "infer", **tiny_overrides(root, datalist, run_name="eval", eval_split="all"))
+    run_workflow(
+        [TRAIN, EVALUATE], "evaluating", "infer", **tiny_overrides(root, datalist, run_name="eval", eval_split="all")
+    )
     evaluation = root / "eval" / "evaluation"
     for case in json.loads(datalist.read_text())["training"]:
         source = nib.load(datalist.parent / case["image"])
@@ -136,7 +138,9 @@ def test_evaluation_writes_native_grid_predictions_and_challenge_tables(trained,
     assert main(["evaluate", "--pred", str(evaluation / "predictions"), "--ref", str(datalist),
                  "--out", str(tmp_path), "--quiet"]) == 0  # fmt: skip
     columns = ["subject", "scanner", *METRIC_NAMES, "n_reference_voxels", "n_result_voxels"]
-    assert [[r[c] for c in columns] for r in per_case] == [[r[c] for c in columns] for r in read(tmp_path / "per_case.csv")]
+    assert [[r[c] for c in columns] for r in per_case] == [
+        [r[c] for c in columns] for r in read(tmp_path / "per_case.csv")
+    ]
     assert per_scanner == read(tmp_path / "per_scanner.csv")
     assert json.loads((evaluation / "summary.json").read_text()) == json.loads((tmp_path / "summary.json").read_text())
 
@@ -194,4 +198,3 @@ def test_one_network_argument_from_the_command_line(tmp_path):
     params = run.data.params
     assert params["network.out_channels"] == "6" and params["network.channels"] == "[8, 8, 16, 16]"
     assert params["num_classes"] == "6" and params["pos_ratio"] == str(2 / 3) and params["optimizer.lr"] == "0.001"
-

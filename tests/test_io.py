@@ -6,9 +6,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from infer_support import AFFINES, phantom, write_itk, write_nifti
 from monai.transforms import LoadImage
 
-from infer_support import AFFINES, phantom, write_itk, write_nifti
 from wmhseg.io import (
     GRID_TOLERANCE_MM,
     ImageFileError,
@@ -45,7 +45,9 @@ def test_read_native_rejects_what_is_not_one_3d_volume(tmp_path):
     write_nifti(tmp_path / "flat.nii.gz", phantom()[:, :, 0], np.eye(4))
     write_nifti(tmp_path / "one.nii.gz", phantom()[..., None], np.eye(4))
     (tmp_path / "bad.mha").write_text("garbage")
-    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((10, 36, 40, 3), np.float32), isVector=True), str(tmp_path / "rgb.mha"))
+    sitk.WriteImage(
+        sitk.GetImageFromArray(np.zeros((10, 36, 40, 3), np.float32), isVector=True), str(tmp_path / "rgb.mha")
+    )
     with pytest.raises(ImageFileError, match=r"rgb\.mha: has 3 values per voxel"):
         read_native(tmp_path / "rgb.mha")
     with pytest.raises(ImageFileError, match=r"two\.nii\.gz: is 4D with 2 volumes"):
@@ -69,8 +71,21 @@ def test_save_on_native_grid_keeps_every_geometry_field_of_a_nifti(tmp_path, cod
     mask = (phantom() > 500).astype(np.uint8)
     save_on_native_grid(mask, reference, tmp_path / "mask.nii.gz")
     out, original = nib.load(tmp_path / "mask.nii.gz"), nib.load(src)
-    for field in ("sform_code", "qform_code", "srow_x", "srow_y", "srow_z", "quatern_b", "quatern_c", "quatern_d",
-                  "qoffset_x", "qoffset_y", "qoffset_z", "pixdim", "xyzt_units"):
+    for field in (
+        "sform_code",
+        "qform_code",
+        "srow_x",
+        "srow_y",
+        "srow_z",
+        "quatern_b",
+        "quatern_c",
+        "quatern_d",
+        "qoffset_x",
+        "qoffset_y",
+        "qoffset_z",
+        "pixdim",
+        "xyzt_units",
+    ):
         np.testing.assert_array_equal(out.header[field], original.header[field], err_msg=field)
     assert out.get_data_dtype() == np.uint8
     np.testing.assert_array_equal(np.asarray(out.dataobj), mask)
@@ -134,8 +149,13 @@ def test_one_voxel_grid_test_for_every_check(tmp_path):
     write_nifti(tmp_path / "shifted.nii.gz", np.zeros(shape, np.float32), grid + np.pad([[0.5]], ((0, 3), (3, 0))))
     write_nifti(tmp_path / "short.nii.gz", np.zeros((40, 36, 9), np.float32), grid)
     flair = tmp_path / "flair.nii.gz"
-    assert grid_mismatch(flair, tmp_path / "same.nii.gz") is None and grid_mismatch(flair, tmp_path / "same.mha") is None
-    assert grid_mismatch(flair, tmp_path / "shifted.nii.gz") == "voxel grid differs from the image's (corners up to 0.5 mm apart)"
+    assert (
+        grid_mismatch(flair, tmp_path / "same.nii.gz") is None and grid_mismatch(flair, tmp_path / "same.mha") is None
+    )
+    assert (
+        grid_mismatch(flair, tmp_path / "shifted.nii.gz")
+        == "voxel grid differs from the image's (corners up to 0.5 mm apart)"
+    )
     assert grid_mismatch(flair, tmp_path / "short.nii.gz") == "shape (40, 36, 9) differs from the image's (40, 36, 10)"
 
 

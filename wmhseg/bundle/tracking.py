@@ -53,6 +53,7 @@ from .resume import process_alive, process_token, read_run_record, write_run_rec
 
 logger = logging.getLogger(__name__)
 
+
 def _scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The scalar entries of an Ignite metrics dict, as floats."""
     scalars = {}
@@ -181,11 +182,16 @@ class MLflowTracker:
             token = run.data.tags.get("wmhseg.process")
             if run.info.run_id == keep or token is None or process_alive(token) is not False:
                 continue
-            self.client.set_tag(run.info.run_id, "wmhseg.end_reason",
-                                f"its process ({token}) died without ending the run; ended by run {self.run_name}")
+            self.client.set_tag(
+                run.info.run_id,
+                "wmhseg.end_reason",
+                f"its process ({token}) died without ending the run; ended by run {self.run_name}",
+            )
             self.client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
-            logger.warning(f"MLflow: run {run.info.run_name} ({run.info.run_id}) was left RUNNING by a process that "
-                           "died; ended it as KILLED")
+            logger.warning(
+                f"MLflow: run {run.info.run_name} ({run.info.run_id}) was left RUNNING by a process that "
+                "died; ended it as KILLED"
+            )
 
     def start(self, engine: Engine) -> None:
         """Create (or, when resuming, reopen) the run and log parameters and the config."""

@@ -90,8 +90,10 @@ def is_cached(
         return False
     items = content["training"] + content.get("test", [])
     marked = content.get(marker)
-    return isinstance(marked, dict) and marked.get("key") == key and all(
-        (Path(path).parent / item[k]).is_file() for item in items for k in files
+    return (
+        isinstance(marked, dict)
+        and marked.get("key") == key
+        and all((Path(path).parent / item[k]).is_file() for item in items for k in files)
     )
 
 

@@ -64,8 +64,9 @@ def _add(result: ImportResult, entry: dict[str, Any], full_read: bool) -> None:
         result.test.append(entry)
 
 
-def _collect_plain(root: Path, labels: Path | None, label_suffix: str | None, scanner: str,
-                   full_read: bool) -> ImportResult:
+def _collect_plain(
+    root: Path, labels: Path | None, label_suffix: str | None, scanner: str, full_read: bool
+) -> ImportResult:
     result = ImportResult()
     suffixes = (label_suffix,) if label_suffix else MASK_SUFFIXES
     files = sorted((p for p in root.iterdir() if p.is_file() and split_extension(p.name)), key=lambda p: p.name)
@@ -77,8 +78,9 @@ def _collect_plain(root: Path, labels: Path | None, label_suffix: str | None, sc
         if labels is not None:
             matches = [p for p in labels.iterdir() if (s := split_extension(p.name)) and s[0] == stem]
         else:
-            matches = [root / f"{stem}{s}{e}" for s in suffixes for e in IMAGE_SUFFIXES
-                       if (root / f"{stem}{s}{e}").is_file()]
+            matches = [
+                root / f"{stem}{s}{e}" for s in suffixes for e in IMAGE_SUFFIXES if (root / f"{stem}{s}{e}").is_file()
+            ]
         if len(matches) > 1:
             _skip(result, stem, path, f"several candidate masks: {', '.join(str(m) for m in matches)}")
             continue
@@ -132,8 +134,12 @@ def _collect_bids(root: Path, labels: Path | None, scanner: str, full_read: bool
             continue
         entities = split_extension(flair.name)[0].rsplit("_", 1)[0]
         participant = re.match(r"(sub-[^_]+)", entities).group(1)
-        entry: dict[str, Any] = {"image": flair, "subject": entities, "participant": participant,
-                                 "scanner": _bids_scanner(flair, scanner)}
+        entry: dict[str, Any] = {
+            "image": flair,
+            "subject": entities,
+            "participant": participant,
+            "scanner": _bids_scanner(flair, scanner),
+        }
         masks = _bids_mask(flair, root, derivatives)
         if masks:
             entry["label"] = masks[0]
@@ -183,12 +189,20 @@ def import_folder(
     if not result.training and not result.test:
         detail = f"; {len(result.skipped)} skipped, first: {result.skipped[0]}" if result.skipped else ""
         raise FileNotFoundError(f"no usable FLAIR image under {root}{detail}")
-    training = assign_folds(result.training, num_folds=num_folds, seed=seed, group_key="participant") \
-        if result.training else []
+    training = (
+        assign_folds(result.training, num_folds=num_folds, seed=seed, group_key="participant")
+        if result.training
+        else []
+    )
     return write_datalist(
-        output, training, test=result.test or None, name=root.name,
+        output,
+        training,
+        test=result.test or None,
+        name=root.name,
         description=f"imported from {'a BIDS dataset' if bids else 'a folder'} by wmhseg.data.import_folder",
-        fold_scheme="kfold", num_folds=num_folds, fold_seed=seed,
+        fold_scheme="kfold",
+        num_folds=num_folds,
+        fold_seed=seed,
         scanners=sorted({e["scanner"] for e in result.training + result.test}, key=natural_key),
         skipped=result.skipped,
     )

@@ -51,8 +51,10 @@ def _load_ras(path: str, base: Path) -> Any:
         raise FileNotFoundError(f"{file}: file listed in the datalist does not exist.")
     volume = EnsureChannelFirst()(LoadImage(image_only=True, dtype=None)(str(file)))
     if volume.ndim != 4 or volume.shape[0] != 1:
-        raise ValueError(f"{file}: expected a single-channel 3D volume, got shape {tuple(volume.shape)} "
-                         "(2D slice datalists, e.g. LGG, are used as they are: pass them as --datalist).")
+        raise ValueError(
+            f"{file}: expected a single-channel 3D volume, got shape {tuple(volume.shape)} "
+            "(2D slice datalists, e.g. LGG, are used as they are: pass them as --datalist)."
+        )
     return Orientation(axcodes="RAS", labels=None)(volume)
 
 
@@ -66,8 +68,10 @@ def _slice_item(item: dict[str, Any], index: int, base: Path, folder: Path, fore
     brain = _load_ras(item["brain_mask"], base) if "brain_mask" in item else None
     for name, other in (("label", label), ("brain_mask", brain)):
         if other is not None and tuple(other.shape) != tuple(image.shape):
-            raise ValueError(f"{base / item[name]}: grid {tuple(other.shape[1:])} differs from the image's "
-                             f"{tuple(image.shape[1:])} ({base / item['image']}).")
+            raise ValueError(
+                f"{base / item[name]}: grid {tuple(other.shape[1:])} differs from the image's "
+                f"{tuple(image.shape[1:])} ({base / item['image']})."
+            )
     affine = image.affine.numpy()
     pixels = image.array[0]
     target = (np.rint(label.array[0]) == foreground).astype(np.uint8)
@@ -78,7 +82,10 @@ def _slice_item(item: dict[str, Any], index: int, base: Path, folder: Path, fore
         shift = np.eye(4)
         shift[2, 3] = k
         slice_affine = affine @ shift
-        names = {"image": subject_dir / f"slice-{k:03d}_image.nii.gz", "label": subject_dir / f"slice-{k:03d}_label.nii.gz"}
+        names = {
+            "image": subject_dir / f"slice-{k:03d}_image.nii.gz",
+            "label": subject_dir / f"slice-{k:03d}_label.nii.gz",
+        }
         save_nifti(pixels[:, :, k], slice_affine, names["image"], pixels.dtype)
         save_nifti(target[:, :, k], slice_affine, names["label"], np.uint8)
         entry = {**names, "subject": item["subject"], "scanner": item["scanner"], "slice": int(k)}

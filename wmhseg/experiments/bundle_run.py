@@ -32,14 +32,16 @@ TRAIN_CONFIGS = ("train.json",)
 EVALUATE_CONFIGS = ("train.json", "evaluate.json")
 
 
-def _run_bundle(config_names: Sequence[str], workflow_type: str, overrides: Mapping[str, Any],
-                tracking_uri: str) -> None:
+def _run_bundle(
+    config_names: Sequence[str], workflow_type: str, overrides: Mapping[str, Any], tracking_uri: str
+) -> None:
     """Run the bundle workflow of ``config_names`` (merged in order) with ``overrides``; raise on failure."""
     configs = default_bundle_dir() / "configs"
     missing = [name for name in config_names if not (configs / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"bundle configs {missing} not found in {configs}; "
-                                "set WMHSEG_BUNDLE to the bundle folder")
+        raise FileNotFoundError(
+            f"bundle configs {missing} not found in {configs}; set WMHSEG_BUNDLE to the bundle folder"
+        )
     with tracking_environment(tracking_uri):
         try:
             run_workflow([str(configs / name) for name in config_names], workflow_type=workflow_type, **overrides)
@@ -89,8 +91,15 @@ def _evaluate(job: Job, train_run_id: str) -> str:
     if run is None or run.info.status != "FINISHED":
         status = "no run" if run is None else run.info.status
         raise RuntimeError(f"evaluation {job.run_name('evaluation')} ended with {status}")
-    log_evaluation_qc(job.study.client, run.info.run_id, job.study.datalist, job.study.eval_split, job.fold,
-                      eval_dir=job.output_dir / "evaluation", qc_cases=job.study.budget.qc_cases)
+    log_evaluation_qc(
+        job.study.client,
+        run.info.run_id,
+        job.study.datalist,
+        job.study.eval_split,
+        job.fold,
+        eval_dir=job.output_dir / "evaluation",
+        qc_cases=job.study.budget.qc_cases,
+    )
     return run.info.run_id
 
 

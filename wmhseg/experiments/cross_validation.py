@@ -76,10 +76,21 @@ def cross_validate(
     else:
         fold_scheme = str(read_datalist(datalist).get("fold_scheme", "kfold"))
         folds = choose_folds(datalist, folds)
-    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
-                       fold_scheme=fold_scheme, eval_split="validation", seed=seed, overrides=overrides,
-                       params={"network_preset": preset, "scheme": scheme},
-                       description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).")
+    study = open_study(
+        PIPELINE,
+        datalist,
+        budget,
+        experiment,
+        tracking_uri,
+        work_dir,
+        study_id=study_id,
+        fold_scheme=fold_scheme,
+        eval_split="validation",
+        seed=seed,
+        overrides=overrides,
+        params={"network_preset": preset, "scheme": scheme},
+        description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).",
+    )
     if scheme == "leave-one-scanner-out":  # the jobs read a copy of the datalist whose folds are the scanners
         study.datalist = leave_one_scanner_out(datalist, study.folder / "datalist_loso.json")
     results = []
@@ -88,9 +99,14 @@ def cross_validate(
         results.append(run_job(study.job(preset, fold)))
     files: tuple[Path, ...] = ()
     if any(result.eval_run_id for result in results):
-        files = tuple(summarise(load_study(tracking_uri, experiment, study.id), study.folder / "summary",
-                                preset, scanner_names=scanner_folds(study.datalist)
-                                if study.fold_scheme == "leave-one-scanner-out" else None))
+        files = tuple(
+            summarise(
+                load_study(tracking_uri, experiment, study.id),
+                study.folder / "summary",
+                preset,
+                scanner_names=scanner_folds(study.datalist) if study.fold_scheme == "leave-one-scanner-out" else None,
+            )
+        )
         for path in files:
             study.client.log_artifact(study.run_id, str(path), artifact_path="summary")
     failed = [result for result in results if result.error]
@@ -98,26 +114,47 @@ def cross_validate(
     return CrossValidation(study, tuple(results), files)
 
 
-def summarise(results: StudyResults, out_dir: str | Path, preset: str = "saunet3d",
-              scanner_names: Mapping[int, str] | None = None) -> list[Path]:
+def summarise(
+    results: StudyResults, out_dir: str | Path, preset: str = "saunet3d", scanner_names: Mapping[int, str] | None = None
+) -> list[Path]:
     """Write ``cv_summary.md`` and ``cv_summary.csv`` of ``preset`` in ``results`` to ``out_dir``: one row per
     fold (its mean over cases), then the pooled mean per scanner and over all cases; return the paths."""
     per_fold = results.per_fold(preset)
     if not per_fold:
         raise LookupError(f"study {results.study} has no evaluation of {preset}")
-    rows = [{"group": f"fold {fold}" + (f" ({scanner_names[fold]})" if scanner_names and fold in scanner_names else ""),
-             **row} for fold, row in per_fold.items()]
+    rows = [
+        {
+            "group": f"fold {fold}" + (f" ({scanner_names[fold]})" if scanner_names and fold in scanner_names else ""),
+            **row,
+        }
+        for fold, row in per_fold.items()
+    ]
     pooled = results.pooled(preset)
-    rows += [{"group": "pooled: " + ("all cases" if row["scanner"] == "Average" else row["scanner"]), **row}
-             for row in pooled]
+    rows += [
+        {"group": "pooled: " + ("all cases" if row["scanner"] == "Average" else row["scanner"]), **row}
+        for row in pooled
+    ]
     columns = ["group", "n", *METRIC_NAMES]
     header = "| " + " | ".join(["", "n", *(METRIC_LABELS[m] for m in METRIC_NAMES)]) + " |"
-    lines = [f"**Cross-validation of `{preset}`**: study `{results.study}` on `{results.dataset}`, budget "
-             f"`{results.budget}`; means over cases (NaN skipped), AVD in %.", "", header,
-             "|---|" + "---:|" * (len(columns) - 1)]
-    lines += ["| " + " | ".join([row["group"], str(row["n"]), *(format(row[m], _FORMATS[m]) if not math.isnan(row[m])
-                                                                 else "NaN" for m in METRIC_NAMES)]) + " |"
-              for row in rows]
+    lines = [
+        f"**Cross-validation of `{preset}`**: study `{results.study}` on `{results.dataset}`, budget "
+        f"`{results.budget}`; means over cases (NaN skipped), AVD in %.",
+        "",
+        header,
+        "|---|" + "---:|" * (len(columns) - 1),
+    ]
+    lines += [
+        "| "
+        + " | ".join(
+            [
+                row["group"],
+                str(row["n"]),
+                *(format(row[m], _FORMATS[m]) if not math.isnan(row[m]) else "NaN" for m in METRIC_NAMES),
+            ]
+        )
+        + " |"
+        for row in rows
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

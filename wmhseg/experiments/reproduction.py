@@ -56,8 +56,9 @@ class Reproduction:
         return [result for result in self.results if result.error]
 
 
-def make_tables(tracking_uri: str, experiment: str, study: str | None, out_dir: str | Path | None = None,
-                work_dir: str | Path = ".") -> Tables:
+def make_tables(
+    tracking_uri: str, experiment: str, study: str | None, out_dir: str | Path | None = None, work_dir: str | Path = "."
+) -> Tables:
     """Build Tables 1-3 of ``study`` (default: the newest reproduction study) from the MLflow store.
 
     Writes ``table{1,2,3}.{md,csv}``, ``tables.md``, ``tables.png`` (Tables 1 and 2, ours against
@@ -103,11 +104,20 @@ def reproduce_tables(
     if unknown:
         raise ValueError(f"unknown variants {unknown}; the tables' presets are {list(VARIANTS)}")
     folds = choose_folds(datalist, folds)
-    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
-                       eval_split=eval_split, seed=seed, overrides=overrides,
-                       params={"variants": list(variants), "folds": list(folds)},
-                       description=f"Reproduction of the 3D SA-UNet paper's Tables 1-3 (variants: "
-                                   f"{', '.join(variants)}).")
+    study = open_study(
+        PIPELINE,
+        datalist,
+        budget,
+        experiment,
+        tracking_uri,
+        work_dir,
+        study_id=study_id,
+        eval_split=eval_split,
+        seed=seed,
+        overrides=overrides,
+        params={"variants": list(variants), "folds": list(folds)},
+        description=f"Reproduction of the 3D SA-UNet paper's Tables 1-3 (variants: {', '.join(variants)}).",
+    )
     results = []
     total = len(variants) * len(folds)
     for preset in variants:

@@ -135,7 +135,9 @@ def discover_inputs(
         masks = [brain_mask] if isinstance(brain_mask, (str, os.PathLike)) else list(brain_mask)
         explicit_files = all(image_suffix(i) and not _GLOB_CHARS.search(os.fspath(i)) for i in items)
         if not explicit_files or len(masks) != len(entries):
-            raise ValueError(f"brain_mask: give one mask per input image file ({len(masks)} masks for {len(entries)} images)")
+            raise ValueError(
+                f"brain_mask: give one mask per input image file ({len(masks)} masks for {len(entries)} images)"
+            )
         for entry, mask in zip(entries, masks):
             entry["brain_mask"] = str(Path(os.fspath(mask)).expanduser().absolute())
 
@@ -145,7 +147,9 @@ def discover_inputs(
     return entries
 
 
-def network_grid_shape(image: NativeImage, target_spacing: Sequence[float] | None) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def network_grid_shape(
+    image: NativeImage, target_spacing: Sequence[float] | None
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """Size and spacing of ``image`` after reorientation to RAS and resampling to ``target_spacing``.
 
     Non-positive or missing target entries keep the native spacing of that axis.
@@ -217,24 +221,34 @@ def plausibility_warnings(image: NativeImage, data: np.ndarray) -> list[str]:
     spacing = np.asarray(image.spacing, dtype=float)
     ordered = np.sort(spacing)
     if ordered[1] > MAX_IN_PLANE_MM or ordered[2] > MAX_SLICE_MM:
-        found.append(f"coarse voxels of {_fmt(np.round(spacing, 3))} mm (FLAIR is usually at most "
-                     f"{MAX_IN_PLANE_MM:g} mm in-plane and {MAX_SLICE_MM:g} mm thick): "
-                     "lesions will be missed or mis-sized")
+        found.append(
+            f"coarse voxels of {_fmt(np.round(spacing, 3))} mm (FLAIR is usually at most "
+            f"{MAX_IN_PLANE_MM:g} mm in-plane and {MAX_SLICE_MM:g} mm thick): "
+            "lesions will be missed or mis-sized"
+        )
     if ordered[0] < MIN_VOXEL_MM:
-        found.append(f"voxels of {_fmt(np.round(spacing, 4))} mm are implausibly small for a head MRI: "
-                     "are the header's voxel sizes in another unit than mm?")
+        found.append(
+            f"voxels of {_fmt(np.round(spacing, 4))} mm are implausibly small for a head MRI: "
+            "are the header's voxel sizes in another unit than mm?"
+        )
     extent = spacing * np.asarray(image.shape, dtype=float)
     low_fov, high_fov = FIELD_OF_VIEW_MM
     if extent.min() < low_fov:
-        found.append(f"field of view of {_fmt(np.round(extent, 1))} mm is smaller than a head (under {low_fov:g} mm "
-                     "along an axis): a cropped volume, or wrong voxel sizes?")
+        found.append(
+            f"field of view of {_fmt(np.round(extent, 1))} mm is smaller than a head (under {low_fov:g} mm "
+            "along an axis): a cropped volume, or wrong voxel sizes?"
+        )
     if extent.max() > high_fov:
-        found.append(f"field of view of {_fmt(np.round(extent, 1))} mm is larger than a head (over {high_fov:g} mm "
-                     "along an axis): wrong voxel sizes?")
+        found.append(
+            f"field of view of {_fmt(np.round(extent, 1))} mm is larger than a head (over {high_fov:g} mm "
+            "along an axis): wrong voxel sizes?"
+        )
     fraction = _foreground_fraction(data)
     if fraction < MIN_FOREGROUND_FRACTION:
-        found.append(f"mostly empty: only {100 * fraction:.1f} % of the voxels hold signal "
-                     f"(a head FLAIR has at least {100 * MIN_FOREGROUND_FRACTION:g} %)")
+        found.append(
+            f"mostly empty: only {100 * fraction:.1f} % of the voxels hold signal "
+            f"(a head FLAIR has at least {100 * MIN_FOREGROUND_FRACTION:g} %)"
+        )
     return found
 
 
@@ -266,8 +280,10 @@ def check_image(
     values = _label_values(data)
     if values is not None:
         shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if values.size > 8 else "")
-        raise ImageFileError(f"{path}: looks like a mask or label map, not a FLAIR: integers with only {values.size} "
-                             f"distinct values ({shown}); give the FLAIR image itself")
+        raise ImageFileError(
+            f"{path}: looks like a mask or label map, not a FLAIR: integers with only {values.size} "
+            f"distinct values ({shown}); give the FLAIR image itself"
+        )
     grid, spacing = network_grid_shape(image, target_spacing)
     if any(n < m for n, m in zip(grid, min_image_size)):
         raise ImageFileError(
