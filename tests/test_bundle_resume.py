@@ -1,8 +1,9 @@
 """Kill a bundle training run mid-way and resume it with ``--resume true``, through the real command line.
 
-The bundle's configs are copied to ``<tmp>/bundle/configs`` so that outputs default to
-``<tmp>/bundle/models`` and ``<tmp>/bundle/eval``: the first launch runs from ``<tmp>``
-(the layout of the repository root), the resumed one from inside ``<tmp>/bundle``.
+The bundle's configs are copied to ``<tmp>/bundle/configs`` and the outputs go to
+``<tmp>/bundle/models`` and ``<tmp>/bundle/eval``: the first launch runs from ``<tmp>`` with
+``--bundle_root bundle`` (the layout of the repository root), the resumed one from inside
+``<tmp>/bundle``, whose ``bundle_root`` is ``"."`` (as in model-zoo).
 Kills are ``SIGKILL`` of real training processes; the MLflow store is a real SQLite one.
 """
 
@@ -48,13 +49,13 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
     shutil.copytree(CONFIGS, bundle / "configs")
     datalist = write_phantom_set(tmp_path / "data")
     overrides = tiny_overrides(tmp_path, datalist, epochs=EPOCHS, run_name="interrupted")
-    del overrides["bundle_root"]  # found from the config file's location
+    del overrides["bundle_root"]  # the working folder, or --bundle_root
     args = ["-m", "monai.bundle", "run", "training", *cli_args(overrides)]
     latest = bundle / "models" / "latest.pt"
 
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(
-            [PYTHON, *args, "--config_file", "bundle/configs/train.json"],
+            [PYTHON, *args, "--config_file", "bundle/configs/train.json", "--bundle_root", "bundle"],
             cwd=tmp_path,
             env=subprocess_env(),
             stdout=log,
