@@ -46,7 +46,7 @@ def _run_bundle(
         try:
             run_workflow([str(configs / name) for name in config_names], workflow_type=workflow_type, **overrides)
         finally:
-            gc.collect()  # the datasets' caches of one job are freed before the next one starts
+            gc.collect()  # free the job's workflow (datasets, caches) before the next job starts
 
 
 @dataclass(frozen=True)

@@ -76,21 +76,10 @@ def cross_validate(
     else:
         fold_scheme = str(read_datalist(datalist).get("fold_scheme", "kfold"))
         folds = choose_folds(datalist, folds)
-    study = open_study(
-        PIPELINE,
-        datalist,
-        budget,
-        experiment,
-        tracking_uri,
-        work_dir,
-        study_id=study_id,
-        fold_scheme=fold_scheme,
-        eval_split="validation",
-        seed=seed,
-        overrides=overrides,
-        params={"network_preset": preset, "scheme": scheme},
-        description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).",
-    )
+    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
+                       fold_scheme=fold_scheme, eval_split="validation", seed=seed, overrides=overrides,
+                       params={"network_preset": preset, "scheme": scheme},
+                       description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).")  # fmt: skip
     if scheme == "leave-one-scanner-out":  # the jobs read a copy of the datalist whose folds are the scanners
         study.datalist = leave_one_scanner_out(datalist, study.folder / "datalist_loso.json")
     results = []

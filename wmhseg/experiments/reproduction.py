@@ -104,20 +104,11 @@ def reproduce_tables(
     if unknown:
         raise ValueError(f"unknown variants {unknown}; the tables' presets are {list(VARIANTS)}")
     folds = choose_folds(datalist, folds)
-    study = open_study(
-        PIPELINE,
-        datalist,
-        budget,
-        experiment,
-        tracking_uri,
-        work_dir,
-        study_id=study_id,
-        eval_split=eval_split,
-        seed=seed,
-        overrides=overrides,
-        params={"variants": list(variants), "folds": list(folds)},
-        description=f"Reproduction of the 3D SA-UNet paper's Tables 1-3 (variants: {', '.join(variants)}).",
-    )
+    study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
+                       eval_split=eval_split, seed=seed, overrides=overrides,
+                       params={"variants": list(variants), "folds": list(folds)},
+                       description=f"Reproduction of the 3D SA-UNet paper's Tables 1-3 (variants: "
+                                   f"{', '.join(variants)}).")  # fmt: skip
     results = []
     total = len(variants) * len(folds)
     for preset in variants:
