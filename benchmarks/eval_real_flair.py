@@ -33,22 +33,29 @@ sys.path.insert(0, str(ROOT))
 from wmhseg.baselines import choose_k, threshold_mask  # noqa: E402
 from wmhseg.data.datalist import write_datalist  # noqa: E402
 from wmhseg.data.degrade import degrade  # noqa: E402
-from wmhseg.data.io import save_nifti  # noqa: E402
 from wmhseg.data.synthetic import default_root  # noqa: E402
 from wmhseg.data.synthetic.labelmaps import split_label_maps, synthetic_set  # noqa: E402
+from wmhseg.io import save_nifti  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 PROTOCOLS = {"1mm": (1.0, 1.0, 1.0), "0.5x0.5x5mm": (0.5, 0.5, 5.0), "1x1x6mm": (1.0, 1.0, 6.0)}
-METRICS = (("dsc", "DSC", "{:.3f}"), ("hd95", "HD95 mm", "{:.2f}"), ("avd", "AVD %", "{:.1f}"),
-           ("recall", "recall", "{:.3f}"), ("f1", "F1", "{:.3f}"), ("result_volume_ml", "vol ml", "{:.2f}"),
-           ("reference_volume_ml", "ref ml", "{:.2f}"))
+METRICS = (
+    ("dsc", "DSC", "{:.3f}"),
+    ("hd95", "HD95 mm", "{:.2f}"),
+    ("avd", "AVD %", "{:.1f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("f1", "F1", "{:.3f}"),
+    ("result_volume_ml", "vol ml", "{:.2f}"),
+    ("reference_volume_ml", "ref ml", "{:.2f}"),
+)
 
 
 def calibrate_k(label_maps: Path, n: int) -> tuple[float, dict]:
     """k of the threshold baseline from skull-stripped synthetic images of the held-out label maps."""
     files = split_label_maps(label_maps)["validation"]
-    datalist = synthetic_set(default_root() / "synthetic_calibration", files, n, seed=2,
-                             settings={"skull_stripped_fraction": 1.0})
+    datalist = synthetic_set(
+        default_root() / "synthetic_calibration", files, n, seed=2, settings={"skull_stripped_fraction": 1.0}
+    )
     content = json.loads(Path(datalist).read_text())
     cases = []
     for item in content["training"]:
@@ -67,8 +74,10 @@ def write_protocols(data: Path, work: Path, protocols: dict[str, tuple[float, fl
             flair, lesion = nib.load(case / "FLAIR.nii.gz"), nib.load(case / "lesion.nii.gz")
             image, affine = degrade(flair.get_fdata(dtype=np.float32), flair.affine, spacing)
             mask, _ = degrade(np.asarray(lesion.dataobj), lesion.affine, spacing, is_mask=True)
-            paths = {"image": work / name / "flair" / f"{case.name}.nii.gz",
-                     "label": work / name / "reference" / f"{case.name}.nii.gz"}
+            paths = {
+                "image": work / name / "flair" / f"{case.name}.nii.gz",
+                "label": work / name / "reference" / f"{case.name}.nii.gz",
+            }
             save_nifti(image, affine, paths["image"], np.float32)
             save_nifti(mask, affine, paths["label"], np.uint8)
             entries.append({**paths, "subject": case.name, "scanner": name, "fold": 0})
@@ -77,8 +86,11 @@ def write_protocols(data: Path, work: Path, protocols: dict[str, tuple[float, fl
 
 
 def evaluate(pred: Path, datalist: Path) -> list[dict]:
-    subprocess.run([sys.executable, "-m", "wmhseg.cli", "evaluate", "--pred", str(pred), "--ref", str(datalist),
-                    "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "wmhseg.cli", "evaluate", "--pred", str(pred), "--ref", str(datalist), "--quiet"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     with open(pred / "evaluation" / "per_case.csv") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
@@ -91,8 +103,12 @@ def evaluate(pred: Path, datalist: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED / "ljubljana_ms_mni")
-    parser.add_argument("--label-maps", type=Path, default=SHARED / "synthseg_label_maps",
-                        help="label maps whose held-out (validation) maps calibrate the baseline's k")
+    parser.add_argument(
+        "--label-maps",
+        type=Path,
+        default=SHARED / "synthseg_label_maps",
+        help="label maps whose held-out (validation) maps calibrate the baseline's k",
+    )
     parser.add_argument("--k", type=float, default=None, help="baseline k (default: calibrated on synthetic data)")
     parser.add_argument("--calibration-subjects", type=int, default=12)
     parser.add_argument("--ckpt", type=Path, default=None, help="checkpoint (default: the bundle's models/model.pt)")
@@ -105,9 +121,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.data}: no real data; nothing to measure", file=sys.stderr)
         return 2
     k, k_scores = (args.k, {}) if args.k is not None else calibrate_k(args.label_maps, args.calibration_subjects)
-    print(f"baseline k = {k:.2f} (" + ("given" if not k_scores else
-                                         f"best mean DSC {k_scores[k]:.3f} on {args.calibration_subjects} "
-                                         "skull-stripped synthetic images of held-out label maps") + ")")
+    print(
+        f"baseline k = {k:.2f} ("
+        + (
+            "given"
+            if not k_scores
+            else f"best mean DSC {k_scores[k]:.3f} on {args.calibration_subjects} "
+            "skull-stripped synthetic images of held-out label maps"
+        )
+        + ")"
+    )
     work = args.work or Path(tempfile.mkdtemp(prefix="wmhseg-eval-real-"))
     datalists = write_protocols(args.data, work, {p: PROTOCOLS[p] for p in args.protocols})
     rows = []
@@ -116,11 +139,26 @@ def main(argv: list[str] | None = None) -> int:
         baseline_dir = work / name / "baseline"
         for item in content["training"]:
             image = nib.load(Path(datalist).parent / item["image"])
-            save_nifti(threshold_mask(image.get_fdata(dtype=np.float32), k), image.affine,
-                       baseline_dir / f"{item['subject']}.nii.gz", np.uint8)
+            save_nifti(
+                threshold_mask(image.get_fdata(dtype=np.float32), k),
+                image.affine,
+                baseline_dir / f"{item['subject']}.nii.gz",
+                np.uint8,
+            )
         model_dir = work / name / "model"
-        command = [sys.executable, "-m", "wmhseg.cli", "predict", str(work / name / "flair"), "-o", str(model_dir),
-                   "--no-progress", "--no-qc", "--no-prob", "--overwrite"]
+        command = [
+            sys.executable,
+            "-m",
+            "wmhseg.cli",
+            "predict",
+            str(work / name / "flair"),
+            "-o",
+            str(model_dir),
+            "--no-progress",
+            "--no-qc",
+            "--no-prob",
+            "--overwrite",
+        ]
         command += ["--ckpt", str(args.ckpt)] if args.ckpt else []
         for item in args.set:
             command += ["--set", item]
@@ -129,9 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         seconds = (time.perf_counter() - start) / max(len(content["training"]), 1)
         for method, folder in (("model", model_dir), (f"threshold k={k:.2f}", baseline_dir)):
             for row in evaluate(folder, datalist):
-                rows.append({"protocol": name, "method": method, "subject": row["subject"],
-                             **{key: float(row[key]) for key, _, _ in METRICS if key in row},
-                             **({"s_per_case": seconds} if method == "model" else {})})
+                rows.append(
+                    {
+                        "protocol": name,
+                        "method": method,
+                        "subject": row["subject"],
+                        **{key: float(row[key]) for key, _, _ in METRICS if key in row},
+                        **({"s_per_case": seconds} if method == "model" else {}),
+                    }
+                )
     header = "| protocol | method | case | " + " | ".join(label for _, label, _ in METRICS) + " |"
     print(header)
     print("|" + "---|" * (3 + len(METRICS)))

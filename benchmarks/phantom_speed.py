@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wmhseg.data.io import save_nifti  # noqa: E402
 from wmhseg.data.synthetic import PROTOCOLS, make_phantom  # noqa: E402
 from wmhseg.data.synthetic.atlas import load_atlas  # noqa: E402
+from wmhseg.io import save_nifti  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,10 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     load_atlas()
-    print(f"atlas load (once per process): {time.perf_counter() - start:.2f} s; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'protocol':<10} {'grid':<13} {'generate s':>10} {'+ write s':>10} {'cpu s':>7} {'read s':>7} "
-          f"{'ratio':>6} cpu<2s")
+    print(
+        f"atlas load (once per process): {time.perf_counter() - start:.2f} s; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'protocol':<10} {'grid':<13} {'generate s':>10} {'+ write s':>10} {'cpu s':>7} {'read s':>7} "
+        f"{'ratio':>6} cpu<2s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name, protocol in PROTOCOLS.items():
             generate, total, cpu, read = [], [], [], []
@@ -65,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                 read.append(t3 - t2)
             g, w, c, r = (statistics.median(v) for v in (generate, total, cpu, read))
             grid = "x".join(str(s) for s in protocol.shape)
-            print(f"{name:<10} {grid:<13} {g:>10.2f} {w:>10.2f} {c:>7.2f} {r:>7.3f} {w / r:>6.1f} "
-                  f"{'yes' if c < 2.0 else 'NO'}")
+            print(
+                f"{name:<10} {grid:<13} {g:>10.2f} {w:>10.2f} {c:>7.2f} {r:>7.3f} {w / r:>6.1f} "
+                f"{'yes' if c < 2.0 else 'NO'}"
+            )
     return 0
 
 

@@ -108,29 +108,6 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 PYTHON = sys.executable
 
 
-def run_workflow(
-    config_file: Any, run_id: str, workflow_type: str = "train", meta_file: Any = META, **overrides: Any
-) -> Any:
-    """Build, initialise, check, run and finalise a bundle ``ConfigWorkflow``; return it."""
-    from monai.bundle import ConfigWorkflow
-
-    workflow = ConfigWorkflow(
-        config_file=config_file,
-        meta_file=meta_file,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        run_id=run_id,
-        **overrides,
-    )
-    workflow.initialize()
-    assert workflow.check_properties() == []
-    try:
-        workflow.run()
-    finally:
-        workflow.finalize()
-    return workflow
-
-
 def error_chain(error: BaseException | None) -> list[str]:
     """Messages of an exception and of every exception it was raised from (configs wrap errors)."""
     messages = []

@@ -16,8 +16,8 @@ import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 import torch
-from monai.bundle import ConfigWorkflow
 
+from wmhseg.bundle import run_workflow
 from wmhseg.inference import SubjectsFailedError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,9 @@ def phantom(shape: tuple[int, int, int] = SHAPE, blob: tuple[slice, ...] = BLOB,
     rng = np.random.default_rng(seed)
     x, y, z = np.ogrid[: shape[0], : shape[1], : shape[2]]
     c = [(s - 1) / 2 for s in shape]
-    inside = ((x - c[0]) / (0.47 * shape[0])) ** 2 + ((y - c[1]) / (0.47 * shape[1])) ** 2 + ((z - c[2]) / (0.6 * shape[2])) ** 2 < 1
+    inside = ((x - c[0]) / (0.47 * shape[0])) ** 2 + ((y - c[1]) / (0.47 * shape[1])) ** 2 + (
+        (z - c[2]) / (0.6 * shape[2])
+    ) ** 2 < 1
     data = np.zeros(shape, dtype=np.float32)
     data[inside] = 100 + rng.normal(0, 5, int(inside.sum()))
     data[blob] = 1000
@@ -113,36 +115,35 @@ def tiny_saunet_checkpoint(path: Path, seed: int = 0) -> Path:
 
 def meta_file(folder: Path) -> Path:
     path = folder / "metadata.json"
-    path.write_text(json.dumps({"version": "0.0.0-test", "monai_version": "1.6.1", "pytorch_version": "2.13.0",
-                                "numpy_version": "2.4.6"}))
+    path.write_text(
+        json.dumps(
+            {"version": "0.0.0-test", "monai_version": "1.6.1", "pytorch_version": "2.13.0", "numpy_version": "2.4.6"}
+        )
+    )
     return path
 
 
 def run_bundle(output_dir: Path, inputs, checkpoint: Path, **overrides) -> SubjectsFailedError | None:
-    """Run ``inference.json`` in-process (initialize, run, finalize); return the failure report, if any."""
+    """Run ``inference.json`` in-process (:func:`wmhseg.bundle.run_workflow`); return the failure report, if any."""
     # the intensity network thresholds the normalised intensity at 2, calibrated on the z-score over non-zero
     # voxels (an Otsu brain mask would single out the 10x-bright blob of these phantoms as the foreground)
     settings = {"patch_size": [32, 32, 8], "progress": False, "normalisation": "zscore_nonzero"}
     if "network_options" not in overrides:  # the config's own network when the caller picks its options
         settings["network_def"] = INTENSITY_NET
     settings.update(overrides)
-    workflow = ConfigWorkflow(
-        config_file=str(INFERENCE_JSON),
-        meta_file=str(meta_file(output_dir.parent)),
-        logging_file=False,
-        workflow_type="infer",
-        run_id="inference",
-        bundle_root=str(output_dir.parent),
-        input=inputs,
-        output_dir=str(output_dir),
-        ckpt_file=str(checkpoint),
-        **settings,
-    )
-    workflow.initialize()
-    assert workflow.check_properties() == []
-    workflow.run()
     try:
-        workflow.finalize()
+        run_workflow(
+            str(INFERENCE_JSON),
+            "inference",
+            "infer",
+            meta_file=str(meta_file(output_dir.parent)),
+            logging_file=False,
+            bundle_root=str(output_dir.parent),
+            input=inputs,
+            output_dir=str(output_dir),
+            ckpt_file=str(checkpoint),
+            **settings,
+        )
     except RuntimeError as err:
         cause = err
         while cause.__cause__ is not None:

@@ -16,7 +16,6 @@ from bundle_helpers import (
     TRAIN,
     cli_args,
     mlflow_runs,
-    run_workflow,
     subprocess_env,
 )
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
@@ -24,7 +23,7 @@ from monai.losses import DiceLoss
 from monai.transforms import RandAffined, RandFlipd
 from PIL import Image
 
-from wmhseg.bundle import load_split
+from wmhseg.bundle import load_split, run_workflow
 from wmhseg.cli import main
 from wmhseg.networks import SAUNet2D, get_network
 
@@ -34,7 +33,10 @@ TRAIN_2D = str(CONFIGS / "train_2d.json")
 META_2D = str(CONFIGS / "metadata_2d.json")
 SCHEMA = str(CONFIGS / "schema" / "meta_schema_20240725.json")
 TWO_D = ("saunet2d_lgg", "saunet2d_guo2020")
-TINY = {"saunet2d_lgg": {"channels": [8, 16, 32, 64]}, "saunet2d_guo2020": {"channels": [8, 16, 32, 64], "block_size": 3}}
+TINY = {
+    "saunet2d_lgg": {"channels": [8, 16, 32, 64]},
+    "saunet2d_guo2020": {"channels": [8, 16, 32, 64], "block_size": 3},
+}
 
 
 def parsed(**overrides) -> ConfigParser:
@@ -187,12 +189,32 @@ def test_lgg_tree_trains_with_the_documented_command(store, tmp_path):
     assert validation and not validation & {e["subject"] for e in load_split(datalist, "training", 0)}
 
     overrides = {
-        "bundle_root": str(tmp_path), "datalist": str(datalist), "in_channels": 3,
-        "network_options": TINY["saunet2d_lgg"], "patch_size": [32, 32], "batch_size": 8, "epochs": 2,
-        "num_workers": 0, "tracking_uri": store, "experiment_name": "two_d", "run_name": "lgg_cli",
+        "bundle_root": str(tmp_path),
+        "datalist": str(datalist),
+        "in_channels": 3,
+        "network_options": TINY["saunet2d_lgg"],
+        "patch_size": [32, 32],
+        "batch_size": 8,
+        "epochs": 2,
+        "num_workers": 0,
+        "tracking_uri": store,
+        "experiment_name": "two_d",
+        "run_name": "lgg_cli",
     }
-    command = [PYTHON, "-m", "monai.bundle", "run", "training", "--config_file", repr([TRAIN, TRAIN_2D]),
-               "--meta_file", META_2D, "--logging_file", LOGGING, *cli_args(overrides)]
+    command = [
+        PYTHON,
+        "-m",
+        "monai.bundle",
+        "run",
+        "training",
+        "--config_file",
+        repr([TRAIN, TRAIN_2D]),
+        "--meta_file",
+        META_2D,
+        "--logging_file",
+        LOGGING,
+        *cli_args(overrides),
+    ]
     result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = finished_run(store, "lgg_cli")

@@ -7,9 +7,9 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
-from bundle_helpers import TRAIN, error_chain, mlflow_runs, run_workflow, sqlite_uri, tiny_overrides, write_phantom_set
+from bundle_helpers import TRAIN, error_chain, mlflow_runs, sqlite_uri, tiny_overrides, write_phantom_set
 
-from wmhseg.bundle import load_split
+from wmhseg.bundle import load_split, run_workflow
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -39,10 +39,19 @@ def test_every_bad_entry_is_named_with_its_problem(tmp_path):
     message = str(raised.value)
     assert message.startswith(f"datalist {datalist}: 3 bad item(s):")
     lines = message.splitlines()[1:]
-    assert lines[0].strip().startswith(f"'training' item 1 (subject case01): label {data / 'case01' / 'wmh.nii.gz'} "
-                                       f"is not on the voxel grid of its image {data / 'case01' / 'FLAIR.nii.gz'}")
+    assert (
+        lines[0]
+        .strip()
+        .startswith(
+            f"'training' item 1 (subject case01): label {data / 'case01' / 'wmh.nii.gz'} "
+            f"is not on the voxel grid of its image {data / 'case01' / 'FLAIR.nii.gz'}"
+        )
+    )
     assert "affines differ by up to 5 mm" in lines[0]
-    assert lines[1].strip().startswith("'training' item 2 (subject case02): label") and "label shape 48x48x10, image shape 48x48x12" in lines[1]
+    assert (
+        lines[1].strip().startswith("'training' item 2 (subject case02): label")
+        and "label shape 48x48x10, image shape 48x48x12" in lines[1]
+    )
     assert lines[2].strip().startswith("'training' item 4 (subject case04): label")
     assert "holds values outside the classes 0..2 (3, 255)" in lines[2]
     # a task with six classes accepts label 3, not 255; only the split's own items are checked
@@ -55,7 +64,9 @@ def test_every_bad_entry_is_named_with_its_problem(tmp_path):
         load_split(datalist, "training", fold=1)
     lines = str(raised.value).splitlines()
     assert lines[0] == f"datalist {datalist}: 2 file(s) not found:"
-    assert lines[1].strip() == f"'training' item 3 (subject case03): image not found: {data / 'case03' / 'FLAIR.nii.gz'}"
+    assert (
+        lines[1].strip() == f"'training' item 3 (subject case03): image not found: {data / 'case03' / 'FLAIR.nii.gz'}"
+    )
     assert lines[2].strip() == f"'training' item 5 (subject case05): label not found: {data / 'case05' / 'wmh.nii.gz'}"
 
 
@@ -75,6 +86,8 @@ def test_training_on_a_bad_datalist_fails_before_the_first_iteration(tmp_path):
     _resave(label, shift_mm=2.0)
     with pytest.raises(Exception) as raised:
         run_workflow(TRAIN, "training", **tiny_overrides(tmp_path, datalist, run_name="bad"))
-    assert any("'training' item 2 (subject case02)" in m and "not on the voxel grid" in m for m in error_chain(raised.value))
+    assert any(
+        "'training' item 2 (subject case02)" in m and "not on the voxel grid" in m for m in error_chain(raised.value)
+    )
     assert mlflow_runs(sqlite_uri(tmp_path), "test") == []  # no run was started, so none is left open
     assert not (tmp_path / "models" / "latest.pt").exists()

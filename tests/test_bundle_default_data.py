@@ -6,10 +6,11 @@ import pytest
 from bundle_helpers import (
     TRAIN,
     mlflow_runs,
-    run_workflow,
     sqlite_uri,
     tiny_overrides,
 )
+
+from wmhseg.bundle import run_workflow
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -18,8 +19,9 @@ def test_no_datalist_argument_trains_on_the_default_phantoms(default_phantom_roo
     root, stamp = default_phantom_root
     monkeypatch.setenv("WMHSEG_DATA_DIR", str(root))
     expected = root / "default" / "datalist.json"
-    overrides = tiny_overrides(tmp_path, expected, epochs=1, epoch_length=1, val_interval=2, cache_rate=0.0,
-                               run_name="default_data")
+    overrides = tiny_overrides(
+        tmp_path, expected, epochs=1, epoch_length=1, val_interval=2, cache_rate=0.0, run_name="default_data"
+    )
     del overrides["datalist"]  # neither --datalist nor --dataset_dir
     workflow = run_workflow(TRAIN, "training", **overrides)
 

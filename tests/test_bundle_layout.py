@@ -14,9 +14,17 @@ from ignite.engine import Engine
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
 
 import wmhseg
-from wmhseg.bundle import AtomicCheckpointSaver, as_bool, bundle_root, flatten_params, load_split, resolve_datalist
+from wmhseg.bundle import (
+    AtomicCheckpointSaver,
+    as_bool,
+    flatten_params,
+    load_split,
+    resolve_datalist,
+    run_workflow,
+)
 from wmhseg.io import atomic_open
-from wmhseg.transforms import DEFAULT_AUGMENTATION
+from wmhseg.networks import get_network
+from wmhseg.transforms import DEFAULT_AUGMENTATION, augmentation_params
 
 BUNDLE = REPO / "bundle"
 SCHEMA = CONFIGS / "schema" / "meta_schema_20240725.json"
@@ -69,7 +77,11 @@ def phantoms(tmp_path_factory):
 
 def test_check_properties_train_and_evaluate(phantoms, tmp_path):
     train = ConfigWorkflow(
-        config_file=TRAIN, meta_file=META, logging_file=LOGGING, workflow_type="train", **tiny_overrides(tmp_path, phantoms)
+        config_file=TRAIN,
+        meta_file=META,
+        logging_file=LOGGING,
+        workflow_type="train",
+        **tiny_overrides(tmp_path, phantoms),
     )
     train.initialize()
     assert train.check_properties() == []
@@ -82,6 +94,17 @@ def test_check_properties_train_and_evaluate(phantoms, tmp_path):
     )
     evaluate.initialize()
     assert evaluate.check_properties() == []
+
+
+def test_run_workflow_refuses_a_config_without_the_required_properties(tmp_path):
+    config = tmp_path / "configs" / "train.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"device": "cpu", "ran": "$[]", "run": ["$@ran.append(1)"]}))
+    with pytest.raises(ValueError, match=r"is not a train workflow: missing .*bundle_root"):
+        run_workflow(str(config), meta_file=META, logging_file=False)
+    assert run_workflow(str(config), workflow_type=None, meta_file=META, logging_file=False).parser.get_parsed_content(
+        "ran"
+    ) == [1]  # no type, no required properties: it runs
 
 
 def test_recipe_defaults_are_top_level_ids():
@@ -101,10 +124,27 @@ def test_recipe_defaults_are_top_level_ids():
     for key, value in recipe.items():
         assert config[key] == value, key
     assert config["patch_size"][2] == 32
-    assert config["augmentation"] == DEFAULT_AUGMENTATION  # every entry a config id: --augmentation#ghosting#prob 0.3
+    # every entry a config id (--augmentation#ghosting#prob 0.3) whose values live in DEFAULT_AUGMENTATION alone
+    assert list(config["augmentation"]) == list(DEFAULT_AUGMENTATION)
+    assert augmentation_params(config["augmentation"]) == DEFAULT_AUGMENTATION
     assert config["loss"]["_target_"] == "DiceCELoss"
     assert config["optimizer"]["_target_"] == "torch.optim.Adam"
     assert config["lr_scheduler"]["_target_"].endswith("ReduceLROnPlateau")
+
+
+@pytest.mark.parametrize("config_file", [TRAIN, str(CONFIGS / "inference.json")])
+def test_network_def_is_a_component_whose_arguments_are_ids(config_file):
+    """As in model-zoo: ``--network_def#out_channels 2`` sets one argument, ``--network_options`` several."""
+    parser = ConfigParser()
+    parser.read_config(config_file)
+    assert parser["network_def"]["_target_"] == "wmhseg.networks.get_network"
+    parser["network_options"] = {"channels": [8, 8, 16, 16], "out_channels": 4}
+    parser["network_def#out_channels"] = 2  # as --network_def#out_channels 2 on the command line
+    network = parser.get_parsed_content("network_def")
+    expected = get_network("saunet3d", channels=[8, 8, 16, 16], out_channels=2).state_dict()
+    assert {k: v.shape for k, v in network.state_dict().items()} == {k: v.shape for k, v in expected.items()}
+    with torch.no_grad():
+        assert network(torch.zeros(1, 1, 32, 32, 8)).shape == (1, 2, 32, 32, 8)
 
 
 def test_no_provisional_pieces_left():
@@ -115,7 +155,9 @@ def test_no_provisional_pieces_left():
 
 
 def _types(transforms) -> list[str]:
-    return [type(t).__name__ + (f"({type(t.transform).__name__})" if hasattr(t, "transform") else "") for t in transforms]
+    return [
+        type(t).__name__ + (f"({type(t.transform).__name__})" if hasattr(t, "transform") else "") for t in transforms
+    ]
 
 
 def test_transforms_are_the_wmhseg_builders_and_follow_the_augmentation_ids():
@@ -147,28 +189,48 @@ def test_rectangular_patches_need_the_quarter_turns_off():
     with pytest.raises(Exception) as raised:
         _parsed(TRAIN, "train#random_transforms", patch_size=[96, 64, 16])
     assert any("need a square in-plane patch" in message for message in error_chain(raised.value))
-    names = _types(_parsed(TRAIN, "train#random_transforms", patch_size=[96, 64, 16],
-                           **{"augmentation#rotate90#prob": 0.0, "augmentation#transpose#prob": 0.0}))
+    names = _types(
+        _parsed(
+            TRAIN,
+            "train#random_transforms",
+            patch_size=[96, 64, 16],
+            **{"augmentation#rotate90#prob": 0.0, "augmentation#transpose#prob": 0.0},
+        )
+    )
     assert "RandRotate90d" not in names and "RandTransposeAxesd" not in names
 
 
-def test_bundle_root_from_workflow_config_location_and_from_cwd(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # neither the bundle nor the repository root: only the config location tells
+def test_bundle_root_is_the_working_folder_as_in_model_zoo(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # outputs go below the folder the command runs in ...
     workflow = ConfigWorkflow(config_file=TRAIN, meta_file=META, logging_file=False, workflow_type="train")
     workflow.initialize()
-    assert workflow.bundle_root == str(BUNDLE)
-    monkeypatch.chdir(BUNDLE)
-    assert bundle_root() == str(BUNDLE)
-    monkeypatch.chdir(REPO)
-    assert bundle_root() == str(BUNDLE)
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(RuntimeError, match="--bundle_root"):
-        bundle_root()
+    assert workflow.bundle_root == "." and workflow.parser.get_parsed_content("model_path") == "./models/model.pt"
+    assert (
+        Path(workflow.parser.get_parsed_content("tracking_uri").removeprefix("sqlite:///"))
+        == tmp_path / "eval" / "mlruns.db"
+    )
+    moved = ConfigWorkflow(
+        config_file=TRAIN, meta_file=META, logging_file=False, workflow_type="train", bundle_root=str(BUNDLE)
+    )  # ... or below --bundle_root
+    moved.initialize()
+    assert moved.parser.get_parsed_content("model_path") == str(BUNDLE / "models" / "model.pt")
+    inference = ConfigParser()
+    inference.read_config(str(CONFIGS / "inference.json"))
+    assert inference.get_parsed_content("ckpt_file") == "./models/model.pt"
 
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(True, True), (False, False), ("true", True), ("False", False), ("1", True), ("no", False), (0, False), (None, False)],
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("False", False),
+        ("1", True),
+        ("no", False),
+        (0, False),
+        (None, False),
+    ],
 )
 def test_as_bool(value, expected):
     assert as_bool(value) is expected

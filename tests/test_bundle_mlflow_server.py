@@ -15,11 +15,12 @@ import pytest
 from bundle_helpers import (
     PYTHON,
     TRAIN,
-    run_workflow,
     subprocess_env,
     tiny_overrides,
     write_phantom_set,
 )
+
+from wmhseg.bundle import run_workflow
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

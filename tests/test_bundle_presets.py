@@ -11,13 +11,12 @@ from bundle_helpers import (
     QUICK,
     TRAIN,
     mlflow_runs,
-    run_workflow,
     tiny_overrides,
     write_phantom_set,
 )
 from monai.bundle import ConfigParser
 
-from wmhseg.bundle import network_params
+from wmhseg.bundle import network_params, run_workflow
 from wmhseg.networks import get_network, list_networks
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -41,8 +40,15 @@ def shared(tmp_path_factory):
 def test_preset_trains_through_the_bundle(preset, shared, tmp_path):
     datalist, store = shared
     channels = _tiny_channels(preset)
-    overrides = tiny_overrides(tmp_path, datalist, network_preset=preset, epochs=1, run_name=preset, tracking_uri=store,
-                               network_options={"channels": channels})
+    overrides = tiny_overrides(
+        tmp_path,
+        datalist,
+        network_preset=preset,
+        epochs=1,
+        run_name=preset,
+        tracking_uri=store,
+        network_options={"channels": channels},
+    )
     run_workflow(TRAIN, "training", **{**overrides, "experiment_name": "presets"})
     run = [r for r in mlflow_runs(store, "presets") if r.info.run_name == preset][-1]
     assert run.info.status == "FINISHED" and run.data.params["network.name"] == preset

@@ -15,13 +15,12 @@ from bundle_helpers import (
     META,
     TRAIN,
     mlflow_runs,
-    run_workflow,
     tiny_overrides,
     write_phantom_set,
 )
 from monai.bundle import ckpt_export, verify_net_in_out
 
-from wmhseg.bundle import network_params
+from wmhseg.bundle import network_params, run_workflow
 from wmhseg.networks import RELATED, get_network, list_networks
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -48,8 +47,15 @@ def shared(tmp_path_factory):
 def train_preset(preset, shared, root):
     datalist, store = shared
     overrides = tiny_overrides(
-        root, datalist, network_preset=preset, network_options=tiny_options(preset), epochs=1, run_name=preset,
-        tracking_uri=store, experiment_name="related", patch_size=PATCH.get(preset, [32, 32, 8]),
+        root,
+        datalist,
+        network_preset=preset,
+        network_options=tiny_options(preset),
+        epochs=1,
+        run_name=preset,
+        tracking_uri=store,
+        experiment_name="related",
+        patch_size=PATCH.get(preset, [32, 32, 8]),
     )
     run_workflow(TRAIN, "training", **overrides)
     run = [r for r in mlflow_runs(store, "related") if r.info.run_name == preset][-1]
@@ -74,8 +80,13 @@ def test_related_network_trains_evaluates_and_exports(preset, shared, tmp_path):
     # TorchScript export of the trained weights with the bundle's configs.
     exported = tmp_path / "model.ts"
     ckpt_export(
-        "network_def", filepath=str(exported), ckpt_file=str(tmp_path / "models" / "model.pt"), meta_file=META,
-        config_file=TRAIN, network_preset=preset, network_options=tiny_options(preset),
+        "network_def",
+        filepath=str(exported),
+        ckpt_file=str(tmp_path / "models" / "model.pt"),
+        meta_file=META,
+        config_file=TRAIN,
+        network_preset=preset,
+        network_options=tiny_options(preset),
     )
     net = get_network(preset, **tiny_options(preset)).eval()
     net.load_state_dict(torch.load(tmp_path / "models" / "model.pt", weights_only=True))

@@ -1,8 +1,9 @@
 """Kill a bundle training run mid-way and resume it with ``--resume true``, through the real command line.
 
-The bundle's configs are copied to ``<tmp>/bundle/configs`` so that outputs default to
-``<tmp>/bundle/models`` and ``<tmp>/bundle/eval``: the first launch runs from ``<tmp>``
-(the layout of the repository root), the resumed one from inside ``<tmp>/bundle``.
+The bundle's configs are copied to ``<tmp>/bundle/configs`` and the outputs go to
+``<tmp>/bundle/models`` and ``<tmp>/bundle/eval``: the first launch runs from ``<tmp>`` with
+``--bundle_root bundle`` (the layout of the repository root), the resumed one from inside
+``<tmp>/bundle``, whose ``bundle_root`` is ``"."`` (as in model-zoo).
 Kills are ``SIGKILL`` of real training processes; the MLflow store is a real SQLite one.
 """
 
@@ -23,7 +24,6 @@ from bundle_helpers import (
     cli_args,
     error_chain,
     mlflow_runs,
-    run_workflow,
     sqlite_uri,
     subprocess_env,
     tiny_overrides,
@@ -32,7 +32,7 @@ from bundle_helpers import (
 from ignite.engine import Engine
 from mlflow import MlflowClient
 
-from wmhseg.bundle import MLflowTracker
+from wmhseg.bundle import MLflowTracker, run_workflow
 from wmhseg.bundle.resume import process_alive, process_token, read_run_record
 
 EPOCHS = 5
@@ -49,13 +49,13 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
     shutil.copytree(CONFIGS, bundle / "configs")
     datalist = write_phantom_set(tmp_path / "data")
     overrides = tiny_overrides(tmp_path, datalist, epochs=EPOCHS, run_name="interrupted")
-    del overrides["bundle_root"]  # found from the config file's location
+    del overrides["bundle_root"]  # the working folder, or --bundle_root
     args = ["-m", "monai.bundle", "run", "training", *cli_args(overrides)]
     latest = bundle / "models" / "latest.pt"
 
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(
-            [PYTHON, *args, "--config_file", "bundle/configs/train.json"],
+            [PYTHON, *args, "--config_file", "bundle/configs/train.json", "--bundle_root", "bundle"],
             cwd=tmp_path,
             env=subprocess_env(),
             stdout=log,
@@ -147,7 +147,11 @@ def test_killed_before_the_first_checkpoint_restarts_cleanly(tmp_path):
 
     runs = {run.info.run_name: run for run in mlflow_runs(sqlite_uri(bundle), "test")}
     assert {name: run.info.status for name, run in runs.items()} == {
-        "b": "KILLED", "c": "FINISHED", "d": "KILLED", "e": "FINISHED"}
+        "b": "KILLED",
+        "c": "FINISHED",
+        "d": "KILLED",
+        "e": "FINISHED",
+    }
     assert "died without ending the run; ended by run c" in runs["b"].data.tags["wmhseg.end_reason"]
     assert "ended by run e" in runs["d"].data.tags["wmhseg.end_reason"]
     client = MlflowClient(sqlite_uri(bundle))
@@ -176,8 +180,10 @@ def test_runs_left_running_by_dead_processes_are_ended_killed(tmp_path):
     client = MlflowClient(store)
     experiment = client.create_experiment("orphans")
     tokens = {"dead": dead, "alive": alive, "elsewhere": elsewhere, "untracked": None}
-    ids = {name: client.create_run(experiment, run_name=name, tags={"wmhseg.process": token} if token else {}).info.run_id
-           for name, token in tokens.items()}
+    ids = {
+        name: client.create_run(experiment, run_name=name, tags={"wmhseg.process": token} if token else {}).info.run_id
+        for name, token in tokens.items()
+    }
     engine = Engine(lambda engine, batch: None)
     tracker = MLflowTracker(store, str(tmp_path / "eval"), experiment_name="orphans", run_name="next")
     tracker.start(engine)  # a new run, no resume: only the run of the dead process is ended

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import torch
-from bundle_helpers import CONFIGS, META, TRAIN, mlflow_runs, run_workflow, sqlite_uri
+from bundle_helpers import CONFIGS, META, TRAIN, mlflow_runs, sqlite_uri
+
+from wmhseg.bundle import run_workflow
 
 SYNTHETIC = str(CONFIGS / "synthetic.json")
 
@@ -52,9 +54,13 @@ def test_synthetic_training_saves_a_six_class_model(tmp_path, toy_label_maps, on
     # a new run (new folder) that starts from those weights: its "initialize" step loads them
     from monai.bundle import ConfigWorkflow
 
-    second = ConfigWorkflow(config_file=[TRAIN, SYNTHETIC], meta_file=META, workflow_type="train", run_id="training",
-                            **_overrides(tmp_path / "second", toy_label_maps,
-                                         init_checkpoint=str(root / "models" / "model.pt")))
+    second = ConfigWorkflow(
+        config_file=[TRAIN, SYNTHETIC],
+        meta_file=META,
+        workflow_type="train",
+        run_id="training",
+        **_overrides(tmp_path / "second", toy_label_maps, init_checkpoint=str(root / "models" / "model.pt")),
+    )
     second.initialize()
     loaded = second.parser.get_parsed_content("network_def").state_dict()
     assert all(torch.equal(loaded[k].cpu(), state[k]) for k in state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import nibabel as nib
@@ -13,16 +14,19 @@ import pytest
 import torch
 from bundle_helpers import (
     EVALUATE,
+    PYTHON,
     TRAIN,
+    cli_args,
     error_chain,
     mlflow_runs,
-    run_workflow,
     sqlite_uri,
+    subprocess_env,
     tiny_overrides,
     write_phantom_set,
 )
 from mlflow import MlflowClient
 
+from wmhseg.bundle import run_workflow
 from wmhseg.cli import main
 from wmhseg.metrics import METRIC_NAMES
 from wmhseg.networks import get_network
@@ -111,7 +115,9 @@ def test_training_run_is_tracked(trained):
 
 def test_evaluation_writes_native_grid_predictions_and_challenge_tables(trained, tmp_path):
     root, datalist = trained
-    run_workflow([TRAIN, EVALUATE], "evaluating", "infer", **tiny_overrides(root, datalist, run_name="eval", eval_split="all"))
+    run_workflow(
+        [TRAIN, EVALUATE], "evaluating", "infer", **tiny_overrides(root, datalist, run_name="eval", eval_split="all")
+    )
     evaluation = root / "eval" / "evaluation"
     for case in json.loads(datalist.read_text())["training"]:
         source = nib.load(datalist.parent / case["image"])
@@ -132,7 +138,9 @@ def test_evaluation_writes_native_grid_predictions_and_challenge_tables(trained,
     assert main(["evaluate", "--pred", str(evaluation / "predictions"), "--ref", str(datalist),
                  "--out", str(tmp_path), "--quiet"]) == 0  # fmt: skip
     columns = ["subject", "scanner", *METRIC_NAMES, "n_reference_voxels", "n_result_voxels"]
-    assert [[r[c] for c in columns] for r in per_case] == [[r[c] for c in columns] for r in read(tmp_path / "per_case.csv")]
+    assert [[r[c] for c in columns] for r in per_case] == [
+        [r[c] for c in columns] for r in read(tmp_path / "per_case.csv")
+    ]
     assert per_scanner == read(tmp_path / "per_scanner.csv")
     assert json.loads((evaluation / "summary.json").read_text()) == json.loads((tmp_path / "summary.json").read_text())
 
@@ -174,3 +182,19 @@ def test_evaluation_without_a_checkpoint_names_the_missing_file(trained, tmp_pat
         run_workflow([TRAIN, EVALUATE], "evaluating", "infer", **{**overrides, "experiment_name": "no_checkpoint"})
     assert any(m.startswith("FileNotFoundError") and "model.pt" in m for m in error_chain(raised.value))
     assert mlflow_runs(sqlite_uri(trained[0]), "no_checkpoint") == []  # no run left open
+
+
+def test_one_network_argument_from_the_command_line(tmp_path):
+    """``--network_def#out_channels 6``, as model-zoo bundles take it: the saved network has six outputs, and the
+    run's MLflow parameters say so (they come from the executed config)."""
+    datalist = write_phantom_set(tmp_path / "data", n_cases=3)
+    overrides = tiny_overrides(tmp_path, datalist, run_name="six", epochs=1, num_classes=6)
+    command = [PYTHON, "-m", "monai.bundle", "run", "training", "--config_file", TRAIN, *cli_args(overrides),
+               "--network_def#out_channels", "6"]  # fmt: skip
+    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(tmp_path / "models" / "model.pt", weights_only=True)["head.weight"].shape[0] == 6
+    (run,) = mlflow_runs(sqlite_uri(tmp_path), "test")
+    params = run.data.params
+    assert params["network.out_channels"] == "6" and params["network.channels"] == "[8, 8, 16, 16]"
+    assert params["num_classes"] == "6" and params["pos_ratio"] == str(2 / 3) and params["optimizer.lr"] == "0.001"

@@ -12,6 +12,7 @@ import pytest
 from monai.data import load_decathlon_datalist
 
 from wmhseg.data import assign_folds, import_folder, split_fold, write_datalist
+from wmhseg.data.datalist import natural_key, read_datalist, resolve_paths
 
 
 def _nifti(path: Path, shape=(5, 4, 3), value: float = 1.0) -> Path:
@@ -34,8 +35,9 @@ def bids(tmp_path: Path) -> Path:
                 deriv = root / "derivatives" / "manual" / participant / (session or "") / "anat"
                 _nifti(deriv / f"{entities}_FLAIR_label-WMH_mask.nii.gz")
                 _nifti(deriv / f"{entities}_desc-brain_mask.nii.gz")  # a brain mask, not the WMH one
-    (root / "sub-02" / "anat" / "sub-02_FLAIR.json").write_text(json.dumps(
-        {"Manufacturer": "Siemens", "ManufacturersModelName": "Prisma", "MagneticFieldStrength": 3}))
+    (root / "sub-02" / "anat" / "sub-02_FLAIR.json").write_text(
+        json.dumps({"Manufacturer": "Siemens", "ManufacturersModelName": "Prisma", "MagneticFieldStrength": 3})
+    )
     (root / "dataset_description.json").write_text("{}")
     return root
 
@@ -104,11 +106,40 @@ def test_assign_folds_balances_each_scanner_and_is_deterministic() -> None:
 
 def test_write_datalist_makes_paths_relative(tmp_path: Path) -> None:
     image = _nifti(tmp_path / "data" / "x" / "FLAIR.nii.gz")
-    path = write_datalist(tmp_path / "lists" / "d.json", [{"image": image, "label": image, "subject": "x",
-                                                           "scanner": "s", "fold": 0}], name="t")
+    path = write_datalist(
+        tmp_path / "lists" / "d.json",
+        [{"image": image, "label": image, "subject": "x", "scanner": "s", "fold": 0}],
+        name="t",
+    )
     entry = json.loads(path.read_text())["training"][0]
     assert entry["image"] == "../data/x/FLAIR.nii.gz" and entry["subject"] == "x"
     assert not list(path.parent.glob(".*tmp*"))
+
+
+def test_one_natural_order_for_ids_folds_and_evaluation_tables() -> None:
+    from wmhseg.evaluation import Case, sorted_cases
+
+    assert sorted(["sub10", "sub2", "Sub1", "3", "20"], key=natural_key) == ["3", "20", "Sub1", "sub2", "sub10"]
+    folded = assign_folds(
+        [{"subject": s, "scanner": s} for s in ("scanner10", "scanner2")], scheme="leave-one-scanner-out"
+    )
+    assert {item["scanner"]: item["fold"] for item in folded} == {"scanner2": 0, "scanner10": 1}
+    cases = sorted_cases([Case(s, "site", Path(f"{s}.nii.gz")) for s in ("sub10", "sub2", "Sub1")])
+    assert [case.subject for case in cases] == ["Sub1", "sub2", "sub10"]
+
+
+def test_only_file_entries_are_resolved_against_the_datalist_folder(tmp_path: Path) -> None:
+    (tmp_path / "case01").mkdir()  # a folder named like the subject
+    datalist = tmp_path / "d.json"
+    datalist.write_text(
+        json.dumps({"test": [{"image": "case01/FLAIR.nii.gz", "subject": "case01", "t1": "/abs/T1.nii"}]})
+    )
+    with pytest.raises(ValueError, match="has no 'training' list"):
+        read_datalist(datalist)
+    (item,) = resolve_paths(read_datalist(datalist, key="test")["test"], datalist.parent)
+    assert item == {"image": str(tmp_path / "case01" / "FLAIR.nii.gz"), "subject": "case01", "t1": "/abs/T1.nii"}
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_datalist(tmp_path / "absent.json")
 
 
 def test_plain_folder_of_itk_images(tmp_path: Path) -> None:

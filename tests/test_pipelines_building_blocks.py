@@ -8,8 +8,8 @@ import math
 
 import pytest
 
+from wmhseg.data.datalist import datalist_folds, default_eval_split
 from wmhseg.experiments import build_tables, get_budget, leave_one_scanner_out
-from wmhseg.experiments.folds import datalist_folds, default_eval_split
 from wmhseg.experiments.paper import TABLE1_ROWS, TABLE3_ROWS, match_scanner
 from wmhseg.experiments.results import Evaluation, StudyResults
 from wmhseg.networks import TABLE1, get_network
@@ -41,15 +41,24 @@ def _datalist(tmp_path, items, test=None):
 
 
 def test_leave_one_scanner_out_refolds_by_scanner_and_keeps_paths_valid(tmp_path):
-    items = [{"image": f"s{i}/FLAIR.nii.gz", "label": f"s{i}/wmh.nii.gz", "subject": f"s{i}",
-              "scanner": ["B", "A", "C"][i % 3], "fold": i % 2} for i in range(6)]
+    items = [
+        {
+            "image": f"s{i}/FLAIR.nii.gz",
+            "label": f"s{i}/wmh.nii.gz",
+            "subject": f"s{i}",
+            "scanner": ["B", "A", "C"][i % 3],
+            "fold": i % 2,
+        }
+        for i in range(6)
+    ]
     source = _datalist(tmp_path, items)
     assert datalist_folds(source) == [0, 1]
     copy = leave_one_scanner_out(source, tmp_path / "elsewhere" / "loso.json")
     content = json.loads(copy.read_text())
     assert content["fold_scheme"] == "leave-one-scanner-out" and content["name"] == "toy"
     assert {item["subject"]: item["fold"] for item in content["training"]} == {
-        f"s{i}": {"A": 0, "B": 1, "C": 2}[["B", "A", "C"][i % 3]] for i in range(6)}
+        f"s{i}": {"A": 0, "B": 1, "C": 2}[["B", "A", "C"][i % 3]] for i in range(6)
+    }
     for item in content["training"]:  # relative to the new file, pointing at the same files
         assert (copy.parent / item["image"]).resolve() == (source.parent / item["subject"] / "FLAIR.nii.gz").resolve()
     (tmp_path / "one").mkdir()
@@ -67,11 +76,27 @@ def test_evaluation_split_defaults_to_a_labelled_test_list(tmp_path):
 
 
 def test_challenge_scanners_match_the_papers_table3_rows():
-    rows = {scanner: match_scanner(scanner) for scanner in
-            ("Utrecht", "Singapore", "PETMR", "Amsterdam/Philips_VU .PETMR_01.", "GE3T", "Amsterdam/GE1T5", "Average")}
-    assert [rows[s].label.split(" (")[0] for s in rows] == ["Utrecht", "Singapore", "Amsterdam Philips",
-                                                           "Amsterdam Philips", "Amsterdam GE3T", "Amsterdam GE1.5T",
-                                                           "Average"]
+    rows = {
+        scanner: match_scanner(scanner)
+        for scanner in (
+            "Utrecht",
+            "Singapore",
+            "PETMR",
+            "Amsterdam/Philips_VU .PETMR_01.",
+            "GE3T",
+            "Amsterdam/GE1T5",
+            "Average",
+        )
+    }
+    assert [rows[s].label.split(" (")[0] for s in rows] == [
+        "Utrecht",
+        "Singapore",
+        "Amsterdam Philips",
+        "Amsterdam Philips",
+        "Amsterdam GE3T",
+        "Amsterdam GE1.5T",
+        "Average",
+    ]
     assert match_scanner("phantom-iso1mm") is None
     assert TABLE3_ROWS[-1].avd_percent == pytest.approx(17.4) and TABLE1_ROWS[-1].preset == "saunet3d"
 

@@ -45,8 +45,8 @@ def marker_sample(centre=(9, 20, 4)) -> dict:
     image[0, 4:28, 4:28, 2:10] = 0.0  # "head"
     label = torch.zeros((1, *SHAPE))
     x, y, z = centre
-    image[0, x - 2:x + 3, y - 2:y + 3, z - 1:z + 2] = 3.0
-    label[0, x - 2:x + 3, y - 2:y + 3, z - 1:z + 2] = 1.0
+    image[0, x - 2 : x + 3, y - 2 : y + 3, z - 1 : z + 2] = 3.0
+    label[0, x - 2 : x + 3, y - 2 : y + 3, z - 1 : z + 2] = 1.0
     meta = {"affine": torch.diag(torch.tensor([1.0, 1.0, 3.0, 1.0])), RAW_ZERO_KEY: -1.0}
     return {"image": MetaTensor(image, meta=dict(meta)), "label": MetaTensor(label, meta=dict(meta))}
 
@@ -90,11 +90,13 @@ def test_every_augmentation_keeps_dtype_shape_and_labels(name: str) -> None:
 
 def test_raw_intensity_wrapper_acts_on_raw_values() -> None:
     raw = torch.rand(1, 8, 8, 4) * 100 + 10
-    normalised = NormalizeFLAIRd("image", mode="global", global_stats=(40.0, 20.0))(
-        {"image": MetaTensor(raw.clone())})["image"]
+    normalised = NormalizeFLAIRd("image", mode="global", global_stats=(40.0, 20.0))({"image": MetaTensor(raw.clone())})[
+        "image"
+    ]
     assert normalised.meta[RAW_ZERO_KEY] == pytest.approx(-2.0)
     scaled = ApplyToRawIntensityd("image", RandScaleIntensityd("image", factors=(0.5, 0.5), prob=1.0))(
-        {"image": normalised})["image"]
+        {"image": normalised}
+    )["image"]
     torch.testing.assert_close(scaled.as_tensor(), (raw * 1.5 - 40) / 20, rtol=1e-5, atol=1e-4)
 
 
@@ -122,7 +124,8 @@ def test_label_check_names_the_file(tmp_path: Path) -> None:
         Compose(preprocessing(keys=("image", "label"), target_spacing=None))({"image": bad, "label": bad})
     assert isinstance(caught.value.__cause__, ValueError)
     assert str(caught.value.__cause__).endswith(
-        "mask255.nii.gz: label values [255.0] outside 0..2 (found [0.0, 255.0])")
+        "mask255.nii.gz: label values [255.0] outside 0..2 (found [0.0, 255.0])"
+    )
     soft = EnsureLabelClassesd("label")
     with pytest.raises(ValueError, match="non-integer"):
         soft({"label": torch.tensor([[[[0.0, 0.4]]]])})
@@ -137,14 +140,17 @@ def test_transpose_and_quadratic_bias() -> None:
     torch.testing.assert_close(out["image"].as_tensor(), sample["image"].as_tensor().transpose(1, 2))
     # the header follows: new voxel (a, b, c) is old voxel (b, a, c), the same point in the world
     old, new = sample["image"].affine.double(), out["image"].affine.double()
-    torch.testing.assert_close(new @ torch.tensor([3.0, 5.0, 2.0, 1.0], dtype=torch.float64),
-                               old @ torch.tensor([5.0, 3.0, 2.0, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        new @ torch.tensor([3.0, 5.0, 2.0, 1.0], dtype=torch.float64),
+        old @ torch.tensor([5.0, 3.0, 2.0, 1.0], dtype=torch.float64),
+    )
     bias = RandQuadraticBiasFieldd("image", prob=1.0)
     bias.set_random_state(0)
     ones = {"image": torch.ones(1, 4, 6, 2)}
     g = bias(ones)["image"][0]
-    x0, y0, z0 = (int(np.argmax(np.asarray(g).max(axis=tuple(a for a in range(3) if a != axis)))) + 1
-                  for axis in range(3))
+    x0, y0, z0 = (
+        int(np.argmax(np.asarray(g).max(axis=tuple(a for a in range(3) if a != axis)))) + 1 for axis in range(3)
+    )
     i, j, k = np.meshgrid(*[np.arange(1, n + 1) for n in (4, 6, 2)], indexing="ij")
     expected = 1 - ((i - x0) ** 2 / 16 + (j - y0) ** 2 / 36 + (k - z0) ** 2 / 4)
     np.testing.assert_allclose(np.asarray(g), expected, atol=1e-6)
@@ -181,11 +187,12 @@ def test_parameters_are_validated_and_merged() -> None:
 def test_preprocessing_reads_nifti_and_itk_formats_alike(tmp_path: Path) -> None:
     import SimpleITK as sitk
 
-    from wmhseg.data.io import save_nifti
     from wmhseg.data.synthetic import Protocol, make_phantom
+    from wmhseg.io import save_nifti
 
-    phantom = make_phantom(2, Protocol("tiny", (48, 48, 12), (4.5, 4.5, 12.0)), orientation="LPS",
-                           lesion_volume_ml=15.0)
+    phantom = make_phantom(
+        2, Protocol("tiny", (48, 48, 12), (4.5, 4.5, 12.0)), orientation="LPS", lesion_volume_ml=15.0
+    )
     nifti = save_nifti(phantom.image, phantom.affine, tmp_path / "flair.nii.gz", np.int16)
     label = save_nifti(phantom.label, phantom.affine, tmp_path / "wmh.nii.gz", np.uint8)
     mha, nrrd = tmp_path / "flair.mha", tmp_path / "wmh.nrrd"
@@ -194,7 +201,8 @@ def test_preprocessing_reads_nifti_and_itk_formats_alike(tmp_path: Path) -> None
     results = []
     for image_file, label_file in ((nifti, label), (mha, nrrd)):
         out = Compose(preprocessing(("image", "label"), target_spacing=(3.0, 3.0, 6.0)))(
-            {"image": str(image_file), "label": str(label_file)})
+            {"image": str(image_file), "label": str(label_file)}
+        )
         assert out["image"].dtype == torch.float32 and out["label"].dtype == torch.float32
         assert out["image"].shape == out["label"].shape and out["image"].shape[0] == 1
         assert nib.aff2axcodes(out["image"].affine.numpy()) == ("R", "A", "S")
@@ -210,20 +218,37 @@ def test_preprocessing_reads_nifti_and_itk_formats_alike(tmp_path: Path) -> None
 def test_builders_work_from_a_bundle_config() -> None:
     from monai.bundle import ConfigParser
 
-    parser = ConfigParser({
-        "keys": ["image", "label"],
-        "patch_size": [32, 32, 12],
-        "augmentation": {"flip": {"prob": 1.0, "axes": [0]}, "rotate90": {"prob": 0.0}, "transpose": {"prob": 0.0},
-                         "rotate": {"prob": 0.0}, "elastic": {"prob": 0.0}},
-        "sampling": {"_target_": "wmhseg.transforms.patch_sampling", "keys": "@keys", "patch_size": "@patch_size",
-                     "num_samples": 2},
-        "augmenting": {"_target_": "wmhseg.transforms.augmentation", "keys": "@keys", "params": "@augmentation",
-                       "patch_size": "@patch_size"},
-        "train_transforms": {"_target_": "Compose", "transforms": "$@sampling + @augmenting"},
-        "quadratic": {"_target_": "wmhseg.transforms.ApplyToRawIntensityd", "keys": "image",
-                      "transform": {"_target_": "wmhseg.transforms.RandQuadraticBiasFieldd", "keys": "image",
-                                    "prob": 1.0}},
-    })
+    parser = ConfigParser(
+        {
+            "keys": ["image", "label"],
+            "patch_size": [32, 32, 12],
+            "augmentation": {
+                "flip": {"prob": 1.0, "axes": [0]},
+                "rotate90": {"prob": 0.0},
+                "transpose": {"prob": 0.0},
+                "rotate": {"prob": 0.0},
+                "elastic": {"prob": 0.0},
+            },
+            "sampling": {
+                "_target_": "wmhseg.transforms.patch_sampling",
+                "keys": "@keys",
+                "patch_size": "@patch_size",
+                "num_samples": 2,
+            },
+            "augmenting": {
+                "_target_": "wmhseg.transforms.augmentation",
+                "keys": "@keys",
+                "params": "@augmentation",
+                "patch_size": "@patch_size",
+            },
+            "train_transforms": {"_target_": "Compose", "transforms": "$@sampling + @augmenting"},
+            "quadratic": {
+                "_target_": "wmhseg.transforms.ApplyToRawIntensityd",
+                "keys": "image",
+                "transform": {"_target_": "wmhseg.transforms.RandQuadraticBiasFieldd", "keys": "image", "prob": 1.0},
+            },
+        }
+    )
     patches = parser.get_parsed_content("train_transforms")(marker_sample())
     assert len(patches) == 2 and tuple(patches[0]["image"].shape) == (1, 32, 32, 12)
     assert patches[0]["label"][0, 22, 20, 4] == 1 and patches[0]["label"][0, 9, 20, 4] == 0  # forced X flip

@@ -1,8 +1,7 @@
 """wmhseg command line: WMH segmentation on FLAIR MRI, one sub-command per task.
 
-Each sub-command lives in its own module of :mod:`wmhseg.commands` (``predict``:
-:mod:`wmhseg.predict`), which provides ``add_arguments(parser)`` and ``run(args) -> int``;
-this file only dispatches.
+Each sub-command lives in its own module of :mod:`wmhseg.commands`, which provides
+``add_arguments(parser)`` and ``run(args) -> int``; this file only dispatches.
 """
 
 from __future__ import annotations
@@ -15,7 +14,10 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("wmhseg.commands.evaluate", "score predicted WMH masks with the official WMH challenge metrics"),
     "prepare": ("wmhseg.commands.prepare", "write a datalist: WMH challenge, a folder of FLAIR volumes, or phantoms"),
-    "predict": ("wmhseg.predict", "segment WMH on FLAIR volumes: native-space masks, lesion tables, QC, summaries"),
+    "predict": (
+        "wmhseg.commands.predict",
+        "segment WMH on FLAIR volumes: native-space masks, lesion tables, QC, summaries",
+    ),
     "cross-validate": ("wmhseg.commands.cross_validate", "train and evaluate a network fold by fold"),
     "reproduce-tables": ("wmhseg.commands.reproduce_tables", "train the paper's variants, build its Tables 1-3"),
 }

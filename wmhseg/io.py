@@ -10,19 +10,26 @@ voxel grid whose sform and qform are the input's geometry converted to RAS
 
 ``.nii.gz`` files are compressed and decompressed in one go with ISA-L (``isal``), which is
 many times faster than Python's ``gzip`` at the same ratio; the files are ordinary gzip.
+
+This is the package's one image module: the supported file endings, the one reader
+(:func:`read_native`, which every check uses), the one NIfTI writer (:func:`save_nifti`,
+also behind :func:`save_on_native_grid`), the ITK geometry as an affine (:func:`itk_affine`)
+and the one "same voxel grid" test (:func:`same_grid`, tolerance :data:`GRID_TOLERANCE_MM`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
+import math
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import nibabel as nib
 import numpy as np
@@ -30,15 +37,24 @@ import SimpleITK as sitk
 from isal import igzip
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
-ITK_SUFFIXES = (".mha", ".nrrd")
+ITK_SUFFIXES = (".mha", ".mhd", ".nrrd", ".nhdr")
 IMAGE_SUFFIXES = NIFTI_SUFFIXES + ITK_SUFFIXES
-"""File endings read as images (lower case)."""
+"""File endings read as images (lower case): NIfTI by nibabel, MetaImage and NRRD by ITK, as MONAI's readers do."""
+
+GRID_TOLERANCE_MM = 1e-3
+"""Two voxel grids are the same when their shapes match and they put every corner voxel at most this far apart
+(mm).  Headers hold float32, so one grid written by different tools differs in the last bits, far below this;
+a flipped, shifted, permuted or resampled grid is off by a voxel or more."""
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 class ImageFileError(ValueError):
-    """An image file that cannot be used; the message is one line naming the problem."""
+    """An image file that cannot be used; the message is one line, ``<path>: <problem>``."""
+
+
+class UnreadableImageError(ImageFileError):
+    """An image file whose reader fails (corrupt, truncated or not an image)."""
 
 
 def image_suffix(path: str | os.PathLike) -> str | None:
@@ -56,11 +72,11 @@ def strip_image_suffix(path: str | os.PathLike) -> str:
 
 @dataclass
 class NativeImage:
-    """A 3D image on its native voxel grid.
+    """An image on its native voxel grid.
 
     Attributes:
         path: the file it was read from.
-        shape: the three spatial sizes in file voxel order (I, J, K).
+        shape: the spatial sizes in file voxel order (I, J, K), trailing singleton axes dropped.
         affine: voxel → world (RAS+, mm) matrix, as MONAI's readers report it: the
             NIfTI "best" affine (sform if its code is set, else qform) or the ITK geometry
             converted from LPS to RAS.
@@ -69,7 +85,7 @@ class NativeImage:
     """
 
     path: Path
-    shape: tuple[int, int, int]
+    shape: tuple[int, ...]
     affine: np.ndarray
     header: nib.Nifti1Header | None
     data: np.ndarray | None = None
@@ -85,20 +101,18 @@ class NativeImage:
         return float(abs(np.linalg.det(self.affine[:3, :3]))) / 1000.0
 
 
-def _spatial_shape(shape: tuple[int, ...], path: Path) -> tuple[int, int, int]:
-    """The 3D spatial shape of an image of ``shape``: trailing singleton axes beyond 3 are dropped."""
+def _spatial_shape(shape: tuple[int, ...], path: Path, ndim: int | None) -> tuple[int, ...]:
+    """The spatial shape of an image of ``shape``: trailing singleton axes beyond ``ndim`` (beyond 2 when
+    ``ndim`` is None) are dropped; with ``ndim``, anything but an ``ndim``-D image is an error."""
     dims = list(shape)
-    while len(dims) > 3 and dims[-1] == 1:
+    while len(dims) > (ndim or 2) and dims[-1] == 1:
         dims.pop()
-    if len(dims) < 3:
-        raise ImageFileError(f"{path}: is {len(dims)}D (shape {'x'.join(map(str, shape))}); a 3D volume is needed")
-    if len(dims) > 3:
-        if len(dims) == 4:
-            raise ImageFileError(
-                f"{path}: is 4D with {dims[3]} volumes (shape {'x'.join(map(str, shape))}); give a single volume"
-            )
-        raise ImageFileError(f"{path}: is {len(dims)}D (shape {'x'.join(map(str, shape))}); a 3D volume is needed")
-    return int(dims[0]), int(dims[1]), int(dims[2])
+    text = "x".join(map(str, shape))
+    if ndim is not None and len(dims) == ndim + 1 == 4:
+        raise ImageFileError(f"{path}: is 4D with {dims[3]} volumes (shape {text}); give a single volume")
+    if ndim is not None and len(dims) != ndim:
+        raise ImageFileError(f"{path}: is {len(dims)}D (shape {text}); a {ndim}D volume is needed")
+    return tuple(int(d) for d in dims)
 
 
 def load_nifti(path: str | os.PathLike) -> nib.Nifti1Image | nib.Nifti2Image:
@@ -113,57 +127,61 @@ def load_nifti(path: str | os.PathLike) -> nib.Nifti1Image | nib.Nifti2Image:
     return nib.load(str(path))  # not NIfTI inside: nibabel names the problem
 
 
-def _read_nifti(path: Path, load_data: bool) -> NativeImage:
+def itk_affine(image: sitk.Image | sitk.ImageFileReader) -> np.ndarray:
+    """The voxel → world matrix (LPS, mm) of an ITK image or header: ``direction · diag(spacing)`` and the origin.
+
+    Only the first three axes count; a 2D image gets the identity along the third.
+    """
+    ndim = image.GetDimension()
+    n = min(ndim, 3)
+    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(ndim, ndim)[:n, :n]
+    affine = np.eye(4)
+    affine[:n, :n] = direction @ np.diag(np.asarray(image.GetSpacing(), dtype=np.float64)[:n])
+    affine[:n, 3] = np.asarray(image.GetOrigin(), dtype=np.float64)[:n]
+    return affine
+
+
+def _read_nifti(path: Path, load_data: bool) -> tuple[tuple[int, ...], np.ndarray, nib.Nifti1Header, Any]:
     try:
         img = load_nifti(path) if load_data else nib.load(str(path))
-    except Exception as err:  # nibabel raises many types for corrupt headers
-        raise ImageFileError(f"{path}: cannot be read as NIfTI ({_one_line(err)})") from err
-    shape = _spatial_shape(img.shape, path)
-    data = None
-    if load_data:
-        try:
-            data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
-        except Exception as err:  # truncated or corrupt data block
-            raise ImageFileError(f"{path}: cannot be read as NIfTI ({_one_line(err)})") from err
-    return NativeImage(path, shape, np.asarray(img.affine, dtype=np.float64), img.header, data)
+        data = np.asarray(img.dataobj, dtype=np.float32) if load_data else None
+    except Exception as err:  # nibabel raises many types for corrupt headers and truncated data blocks
+        raise UnreadableImageError(f"{path}: cannot be read as NIfTI ({_one_line(err)})") from err
+    return tuple(img.shape), np.asarray(img.affine, dtype=np.float64), img.header, data
 
 
-def _read_itk(path: Path, load_data: bool) -> NativeImage:
+def _read_itk(path: Path, load_data: bool) -> tuple[tuple[int, ...], np.ndarray, None, Any]:
     try:
         if load_data:
             img = sitk.ReadImage(str(path))
         else:
-            reader = sitk.ImageFileReader()
-            reader.SetFileName(str(path))
-            reader.ReadImageInformation()
-            img = reader
+            img = sitk.ImageFileReader()
+            img.SetFileName(str(path))
+            img.ReadImageInformation()
     except RuntimeError as err:
-        raise ImageFileError(f"{path}: cannot be read by ITK ({_one_line(err)})") from err
+        raise UnreadableImageError(f"{path}: cannot be read by ITK ({_one_line(err)})") from err
     components = img.GetNumberOfComponentsPerPixel() if load_data else img.GetNumberOfComponents()
     if components != 1:
         raise ImageFileError(f"{path}: has {components} values per voxel; a scalar volume is needed")
-    size = tuple(int(s) for s in img.GetSize())  # ITK order: x, y, z(, t)
-    shape = _spatial_shape(size, path)
-    ndim = img.GetDimension()
-    direction = np.asarray(img.GetDirection(), dtype=np.float64).reshape(ndim, ndim)[:3, :3]
-    spacing = np.asarray(img.GetSpacing(), dtype=np.float64)[:3]
-    origin = np.asarray(img.GetOrigin(), dtype=np.float64)[:3]
-    affine_lps = np.eye(4)
-    affine_lps[:3, :3] = direction @ np.diag(spacing)
-    affine_lps[:3, 3] = origin
     data = None
-    if load_data:
-        array = sitk.GetArrayFromImage(img)  # a copy, reversed axes: (t,) z, y, x
-        data = array.astype(np.float32, copy=False).reshape(shape[::-1]).transpose(2, 1, 0)
-    return NativeImage(path, shape, _LPS_TO_RAS @ affine_lps, None, data)
+    if load_data:  # a copy in reversed axis order ((t,) z, y, x); back to ITK's x, y, z(, t)
+        data = sitk.GetArrayFromImage(img).astype(np.float32, copy=False).transpose()
+    return tuple(int(s) for s in img.GetSize()), _LPS_TO_RAS @ itk_affine(img), None, data
 
 
-def read_native(path: str | os.PathLike, load_data: bool = True) -> NativeImage:
-    """Read a 3D image (or a 4D image holding one volume) on its native grid.
+def read_native(path: str | os.PathLike, load_data: bool = True, ndim: int | None = 3) -> NativeImage:
+    """Read an image on its native grid: by default a 3D image (or a 4D image holding one volume).
+
+    Args:
+        path: a file with one of :data:`IMAGE_SUFFIXES`.
+        load_data: read the voxel values too (else only the header).
+        ndim: the number of spatial axes the image must have (trailing singleton axes beyond it are
+            dropped); None accepts any (2D slices, for instance).
 
     Raises:
-        ImageFileError: the file is missing, unreadable, of an unsupported type, or not a
-            single 3D volume; the message is one line starting with the path.
+        ImageFileError: the file is missing, of an unsupported type, or not an ``ndim``-D image;
+            :class:`UnreadableImageError` when its reader fails.  The message is one line starting
+            with the path.
     """
     path = Path(path)
     if not path.is_file():
@@ -171,7 +189,66 @@ def read_native(path: str | os.PathLike, load_data: bool = True) -> NativeImage:
     suffix = image_suffix(path)
     if suffix is None:
         raise ImageFileError(f"{path}: unsupported file type; use one of {', '.join(IMAGE_SUFFIXES)}")
-    return _read_nifti(path, load_data) if suffix in NIFTI_SUFFIXES else _read_itk(path, load_data)
+    shape, affine, header, data = (_read_nifti if suffix in NIFTI_SUFFIXES else _read_itk)(path, load_data)
+    spatial = _spatial_shape(shape, path, ndim)
+    return NativeImage(path, spatial, affine, header, None if data is None else data.reshape(spatial))
+
+
+def image_problem(path: str | os.PathLike, full_read: bool = True) -> str | None:
+    """Why ``path`` is not a usable 3D image (a short phrase), or None when it is.
+
+    ``missing``, ``not a file``, ``unreadable (...)`` or what :func:`read_native` refuses; with
+    ``full_read`` all voxel data are decompressed, which catches truncated ``.gz`` files that a
+    header-only check misses.
+    """
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    if not path.is_file():
+        return "not a file"
+    try:
+        read_native(path, load_data=full_read)
+    except ImageFileError as err:
+        problem = str(err).removeprefix(f"{path}: ")
+        return f"unreadable ({problem})" if isinstance(err, UnreadableImageError) else problem
+    return None
+
+
+def grid_distance_mm(
+    shape: Sequence[int], affine: np.ndarray, other_shape: Sequence[int], other_affine: np.ndarray
+) -> float:
+    """How far apart two voxel grids put their corner voxels: the largest distance in mm (inf for other shapes)."""
+    if tuple(shape) != tuple(other_shape):
+        return math.inf
+    corners = np.array(list(itertools.product(*[(0, n - 1) for n in tuple(shape)[:3]])), dtype=np.float64)
+    corners = np.pad(corners, ((0, 0), (0, 3 - corners.shape[1])))  # 2D grids lie in the plane k = 0
+    world, other_world = (nib.affines.apply_affine(np.asarray(a), corners) for a in (affine, other_affine))
+    return float(np.abs(world - other_world).max())
+
+
+def same_grid(
+    shape: Sequence[int],
+    affine: np.ndarray,
+    other_shape: Sequence[int],
+    other_affine: np.ndarray,
+    atol_mm: float = GRID_TOLERANCE_MM,
+) -> bool:
+    """Whether two voxel grids are the same: equal shapes, corners at most ``atol_mm`` apart (a NaN affine is not)."""
+    return bool(grid_distance_mm(shape, affine, other_shape, other_affine) <= atol_mm)
+
+
+def grid_mismatch(image_path: str | os.PathLike, other_path: str | os.PathLike) -> str | None:
+    """Why the image at ``other_path`` (a label, a mask) is not on the voxel grid of ``image_path``, or None.
+
+    Both headers are read with :func:`read_native` (header only).
+    """
+    image, other = read_native(image_path, load_data=False), read_native(other_path, load_data=False)
+    if image.shape != other.shape:
+        return f"shape {other.shape} differs from the image's {image.shape}"
+    gap = grid_distance_mm(image.shape, image.affine, other.shape, other.affine)
+    if not gap <= GRID_TOLERANCE_MM:
+        return f"voxel grid differs from the image's (corners up to {gap:.3g} mm apart)"
+    return None
 
 
 def _one_line(err: BaseException) -> str:
@@ -235,6 +312,35 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def save_nifti(
+    data: np.ndarray,
+    affine: np.ndarray,
+    path: str | os.PathLike,
+    dtype: np.dtype | type | None = None,
+    description: str = "",
+) -> Path:
+    """Write ``data`` as a new NIfTI-1 file with ``affine`` (sform and qform, code 1: scanner; mm), atomically.
+
+    ``dtype`` (default: the data's own) is the stored type; for an integer type the values are
+    rounded and must fit it.  ``.nii.gz`` files are compressed by ISA-L.
+    """
+    path = Path(path)
+    data = np.asarray(data)
+    dtype = np.dtype(data.dtype if dtype is None else dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if data.size and (data.min() < info.min or data.max() > info.max):
+            raise ValueError(f"{path}: values [{data.min()}, {data.max()}] do not fit {dtype}")
+        data = np.rint(data) if data.dtype.kind == "f" else data
+    image = nib.Nifti1Image(data.astype(dtype, copy=False), affine)
+    image.header.set_sform(affine, code=1)
+    image.header.set_qform(affine, code=1)
+    image.header.set_xyzt_units("mm", "sec")
+    image.header["descrip"] = description.encode("ascii", "replace")[:79]
+    _write_nifti(image, path)
+    return path
+
+
 def save_on_native_grid(
     data: np.ndarray, reference: NativeImage, path: str | os.PathLike, description: str = ""
 ) -> None:
@@ -242,28 +348,28 @@ def save_on_native_grid(
 
     For a NIfTI reference the header is copied unchanged except for the data type,
     shape, scaling (reset to none) and description, so sform, qform, their codes, pixdim
-    and units are exactly the input's.  For an ITK reference, sform and qform are the
-    RAS affine with code 1 (scanner).
+    and units are exactly the input's.  For an ITK reference it is :func:`save_nifti` with the
+    RAS affine.
     """
     data = np.asarray(data)
     if tuple(data.shape) != tuple(reference.shape):
         raise ValueError(f"data of shape {data.shape} is not on the grid of {reference.path} {reference.shape}")
-    if reference.header is not None:
-        header = reference.header.copy()
-        header.set_data_shape(data.shape)
-        header.set_data_dtype(data.dtype)
-        header.set_slope_inter(1.0, 0.0)
-        header["cal_min"], header["cal_max"] = 0.0, 0.0
-        header["intent_code"], header["intent_name"] = 0, b""
-        header["descrip"] = description.encode("ascii", "replace")[:79]
-        image_class = nib.Nifti2Image if isinstance(header, nib.Nifti2Header) else nib.Nifti1Image
-        image = image_class(data, None, header=header)
-    else:
-        image = nib.Nifti1Image(data, reference.affine)
-        image.header.set_sform(reference.affine, code=1)
-        image.header.set_qform(reference.affine, code=1)
-        image.header.set_xyzt_units("mm", "sec")
-        image.header["descrip"] = description.encode("ascii", "replace")[:79]
+    if reference.header is None:
+        save_nifti(data, reference.affine, path, description=description)
+        return
+    header = reference.header.copy()
+    header.set_data_shape(data.shape)
+    header.set_data_dtype(data.dtype)
+    header.set_slope_inter(1.0, 0.0)
+    header["cal_min"], header["cal_max"] = 0.0, 0.0
+    header["intent_code"], header["intent_name"] = 0, b""
+    header["descrip"] = description.encode("ascii", "replace")[:79]
+    image_class = nib.Nifti2Image if isinstance(header, nib.Nifti2Header) else nib.Nifti1Image
+    _write_nifti(image_class(data, None, header=header), path)
+
+
+def _write_nifti(image: nib.Nifti1Image | nib.Nifti2Image, path: str | os.PathLike) -> None:
+    """Save ``image`` to ``path`` atomically; ``.gz`` compressed in one go by ISA-L (level 1, no timestamp)."""
     with atomic_path(path) as tmp:
         if tmp.name.endswith(".gz"):
             tmp.write_bytes(igzip.compress(image.to_bytes(), compresslevel=1, mtime=0))

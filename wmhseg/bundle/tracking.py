@@ -1,9 +1,9 @@
 """MLflow tracking of bundle runs, on by default, resumable, and FAILED when a run dies.
 
-MONAI's ``--tracking mlflow`` patch logs loss, learning rate and engine metrics, but it
+MONAI's ``--tracking mlflow`` patch (the ``tracking`` settings of ``monai.bundle.ConfigWorkflow``,
+which add ``monai.handlers.MLFlowHandler``) logs loss, learning rate and engine metrics, but it
 reuses any still-active run of the experiment, leaves evaluation runs open, logs neither
-the hyperparameters nor the data set, and cannot continue an interrupted run (see
-``shared/specs/monai-bundle.md`` §9).  :class:`MLflowTracker` is one Ignite handler that
+the hyperparameters nor the data set, and cannot continue an interrupted run.  :class:`MLflowTracker` is one Ignite handler that
 the bundle configs list in their handler lists, so that every ``python -m monai.bundle run``
 logs without extra flags:
 
@@ -11,8 +11,9 @@ logs without extra flags:
   resuming, the run recorded in ``run_file`` by the interrupted launch, set back to RUNNING;
   runs of the experiment left RUNNING by a process that died (``kill -9``) are ended KILLED
   (see :mod:`wmhseg.bundle.resume`);
-* parameters: the flattened ``params`` mapping, the data set (name, sha256 of the datalist
-  file, sizes) and package versions;
+* parameters: those of the executed config (:func:`wmhseg.bundle.params.config_params`: its
+  top-level values, the network's arguments, the loss and optimizer), the flattened ``params``
+  mapping on top, the data set (name, sha256 of the datalist file, sizes) and package versions;
 * per iteration: the loss and each optimizer group's learning rate;
 * per epoch: the engine's metrics and, for a trainer, the validator's metrics at the
   trainer's epoch, also written to a ``metrics.csv`` history;
@@ -28,13 +29,11 @@ distributed run logs.
 
 from __future__ import annotations
 
+import copy
 import csv
-import importlib.metadata
-import inspect
 import json
 import logging
 import os
-import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -44,66 +43,15 @@ import torch
 from ignite.engine import Engine, Events
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus
-from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+from monai.bundle import ConfigParser
 
-from ..networks import network_preset
-from .datalist import datalist_summary
-from .distributed import is_rank0
-from .resume import process_alive, process_token, read_run_record, write_run_record
+from ..data.datalist import datalist_summary
 from ..io import atomic_open
+from .distributed import is_rank0
+from .params import config_params, flatten_params, package_versions
+from .resume import process_alive, process_token, read_run_record, write_run_record
 
 logger = logging.getLogger(__name__)
-
-PACKAGES = ("wmhseg", "monai", "torch", "numpy", "pytorch-ignite", "mlflow", "nibabel", "SimpleITK")
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape a result."""
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            module = {"wmhseg": "wmhseg", "pytorch-ignite": "ignite"}.get(name)
-            version = getattr(importlib.import_module(module), "__version__", None) if module else None
-            versions[name] = str(version) if version else "not installed"
-    return versions
-
-
-def network_params(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every constructor argument of network preset ``name`` with ``options`` applied.
-
-    The factory's signature defaults, then the preset's arguments, then ``options``;
-    so two runs log the same parameters exactly when they build the same network.
-    """
-    preset = network_preset(name)
-    defaults = {
-        key: value.default
-        for key, value in inspect.signature(preset.factory).parameters.items()
-        if value.default is not inspect.Parameter.empty
-    }
-    return {"name": name, **defaults, **preset.kwargs, **dict(options or {})}
-
-
-def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested mappings flattened to ``a.b`` keys; leaves as strings (sequences as JSON).
-
-    Config descriptions (``_desc_`` keys) are left out.
-    """
-    flat: dict[str, str] = {}
-    for key, value in params.items():
-        if key == "_desc_":
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten_params(value, f"{name}."))
-            continue
-        text = json.dumps(value, default=str) if isinstance(value, (list, tuple)) else str(value)
-        if len(text) > MAX_PARAM_VAL_LENGTH:
-            logger.warning(f"MLflow parameter {name} truncated to {MAX_PARAM_VAL_LENGTH} characters.")
-            text = text[:MAX_PARAM_VAL_LENGTH]
-        flat[name] = text
-    return flat
 
 
 def _scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -135,9 +83,11 @@ class MLflowTracker:
         experiment_name: MLflow experiment, created if absent.
         run_name: name of a new run; default ``<run_name_prefix>_<YYYYmmdd_HHMMSS>``.
         run_name_prefix: prefix of the default run name.
-        params: hyperparameters, nested mappings allowed (flattened with dots).
+        params: parameters computed for logging, on top of the config's (nested mappings allowed,
+            flattened with dots).
         datalist: path of the datalist JSON; its name, sha256 and sizes are logged.
-        config: the executed (merged) config, logged as ``config/config_<time>.json``.
+        config: the parser of the executed config (``$wmhseg.bundle.config_parser()``): the merged
+            config is logged as ``config/config_<time>.json`` and its values as parameters.
         artifacts: files or folders logged when the run ends (missing ones are skipped).
         validator: the validation engine of a trainer; its metrics are logged at the
             trainer's epoch and written to ``metrics.csv``.
@@ -158,7 +108,7 @@ class MLflowTracker:
         run_name_prefix: str = "run",
         params: Mapping[str, Any] | None = None,
         datalist: str | None = None,
-        config: Mapping[str, Any] | None = None,
+        config: ConfigParser | None = None,
         artifacts: Sequence[str] = (),
         validator: Engine | None = None,
         run_file: str | None = None,
@@ -232,11 +182,16 @@ class MLflowTracker:
             token = run.data.tags.get("wmhseg.process")
             if run.info.run_id == keep or token is None or process_alive(token) is not False:
                 continue
-            self.client.set_tag(run.info.run_id, "wmhseg.end_reason",
-                                f"its process ({token}) died without ending the run; ended by run {self.run_name}")
+            self.client.set_tag(
+                run.info.run_id,
+                "wmhseg.end_reason",
+                f"its process ({token}) died without ending the run; ended by run {self.run_name}",
+            )
             self.client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
-            logger.warning(f"MLflow: run {run.info.run_name} ({run.info.run_id}) was left RUNNING by a process that "
-                           "died; ended it as KILLED")
+            logger.warning(
+                f"MLflow: run {run.info.run_name} ({run.info.run_id}) was left RUNNING by a process that "
+                "died; ended it as KILLED"
+            )
 
     def start(self, engine: Engine) -> None:
         """Create (or, when resuming, reopen) the run and log parameters and the config."""
@@ -268,11 +223,11 @@ class MLflowTracker:
         if self.config is not None:
             path = self.run_dir / f"config_{time.strftime('%Y%m%d_%H%M%S')}.json"
             with atomic_open(path) as stream:
-                json.dump(self.config, stream, indent=2, default=str)
+                json.dump(copy.deepcopy(self.config.get()), stream, indent=2, default=str)
             self.client.log_artifact(self.run_id, str(path), artifact_path="config")
 
     def _log_params(self, engine: Engine) -> None:
-        params = dict(self.params)
+        params = {**(config_params(self.config) if self.config is not None else {}), **self.params}
         params["max_epochs"] = engine.state.max_epochs
         params["epoch_length"] = engine.state.epoch_length
         if self.datalist is not None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..bundle.options import parse_overrides
 from ..experiments.budget import BUDGETS, Budget, get_budget
 from ..experiments.store import resolve_tracking_uri
 from ..inference.bundle import default_bundle_dir
@@ -110,16 +110,7 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set {item!r}: use ID=VALUE")
-        try:
-            overrides[key.strip()] = json.loads(value)
-        except ValueError:
-            overrides[key.strip()] = value
-    return overrides
+    return parse_overrides(args.set)
 
 
 def datalist_from_args(args: argparse.Namespace) -> Path:

@@ -11,11 +11,10 @@ datalist under ``"skipped"``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from ..data.datalist import FOLD_SCHEMES
+from ..data.datalist import FOLD_SCHEMES, read_datalist
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,31 +77,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.source in ("challenge", "folder"):  # what both importers take: folds, seed, file checks
+            both = {"num_folds": args.folds, "seed": args.seed, "full_read": not args.quick}
         if args.source == "challenge":
             from ..data.wmh_challenge import import_wmh_challenge
 
             scheme = "leave-one-scanner-out" if args.leave_one_scanner_out else FOLD_SCHEMES[0]
-            path = import_wmh_challenge(
-                args.root,
-                args.output,
-                num_folds=args.folds,
-                scheme=scheme,
-                seed=args.seed,
-                include_t1=not args.no_t1,
-                full_read=not args.quick,
-            )
+            path = import_wmh_challenge(args.root, args.output, scheme=scheme, include_t1=not args.no_t1, **both)
         elif args.source == "folder":
             from ..data.folder import import_folder
 
             path = import_folder(
-                args.root,
-                args.output,
-                labels=args.labels,
-                label_suffix=args.label_suffix,
-                scanner=args.scanner,
-                num_folds=args.folds,
-                seed=args.seed,
-                full_read=not args.quick,
+                args.root, args.output, labels=args.labels, label_suffix=args.label_suffix, scanner=args.scanner, **both
             )
         elif args.source == "phantoms":
             from ..data.synthetic import generate_phantoms
@@ -132,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, KeyError) as error:
         print(f"wmhseg prepare {args.source}: error: {error}", file=sys.stderr)
         return 2
-    content = json.loads(Path(path).read_text())
+    content = read_datalist(path, key=None)
     counts = ", ".join(f"{len(content[k])} {k}" for k in ("training", "test") if k in content)
     skipped = len(content.get("skipped", []))
     print(f"{path}: {counts}" + (f"; {skipped} subject(s) skipped, see warnings above" if skipped else ""))

@@ -24,7 +24,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..experiments.folds import EVAL_SPLITS
+from ..data.datalist import EVAL_SPLITS
 from ..experiments.reproduction import VARIANTS, make_tables, reproduce_tables
 from . import experiment_options as options
 

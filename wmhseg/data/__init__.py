@@ -4,9 +4,9 @@ The phantoms live in :mod:`wmhseg.data.synthetic` (``default_datalist()`` for th
 default set). Datalists are MONAI decathlon-style JSON with paths relative to the file.
 """
 
+from ..io import image_problem, save_nifti
 from .datalist import LABELS, PATH_KEYS, assign_folds, split_fold, write_datalist
 from .folder import import_folder
-from .io import image_problem, save_nifti
 from .wmh_challenge import find_subjects, import_wmh_challenge
 
 __all__ = [

@@ -25,23 +25,20 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..io import IMAGE_SUFFIXES, grid_mismatch, image_problem, image_suffix
 from .datalist import assign_folds, natural_key, write_datalist
-from .io import grid_mismatch, image_problem
 from .wmh_challenge import ImportResult
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
 MASK_SUFFIXES = ("_wmh", "_mask", "_label", "_seg", "_lesion")
 BIDS_MASK_KINDS = ("_mask", "_dseg", "_roi")
 
 
 def split_extension(name: str) -> tuple[str, str] | None:
-    """(stem, extension) for an image file name, or None for other files."""
-    for ext in IMAGE_EXTENSIONS:
-        if name.lower().endswith(ext):
-            return name[: -len(ext)], name[-len(ext):]
-    return None
+    """(stem, extension) for an image file name (``wmhseg.io.IMAGE_SUFFIXES``), or None for other files."""
+    suffix = image_suffix(name)
+    return (name[: -len(suffix)], name[-len(suffix) :]) if suffix else None
 
 
 def _skip(result: ImportResult, subject: str, path: Path, reason: str) -> None:
@@ -67,8 +64,9 @@ def _add(result: ImportResult, entry: dict[str, Any], full_read: bool) -> None:
         result.test.append(entry)
 
 
-def _collect_plain(root: Path, labels: Path | None, label_suffix: str | None, scanner: str,
-                   full_read: bool) -> ImportResult:
+def _collect_plain(
+    root: Path, labels: Path | None, label_suffix: str | None, scanner: str, full_read: bool
+) -> ImportResult:
     result = ImportResult()
     suffixes = (label_suffix,) if label_suffix else MASK_SUFFIXES
     files = sorted((p for p in root.iterdir() if p.is_file() and split_extension(p.name)), key=lambda p: p.name)
@@ -80,8 +78,9 @@ def _collect_plain(root: Path, labels: Path | None, label_suffix: str | None, sc
         if labels is not None:
             matches = [p for p in labels.iterdir() if (s := split_extension(p.name)) and s[0] == stem]
         else:
-            matches = [root / f"{stem}{s}{e}" for s in suffixes for e in IMAGE_EXTENSIONS
-                       if (root / f"{stem}{s}{e}").is_file()]
+            matches = [
+                root / f"{stem}{s}{e}" for s in suffixes for e in IMAGE_SUFFIXES if (root / f"{stem}{s}{e}").is_file()
+            ]
         if len(matches) > 1:
             _skip(result, stem, path, f"several candidate masks: {', '.join(str(m) for m in matches)}")
             continue
@@ -135,8 +134,12 @@ def _collect_bids(root: Path, labels: Path | None, scanner: str, full_read: bool
             continue
         entities = split_extension(flair.name)[0].rsplit("_", 1)[0]
         participant = re.match(r"(sub-[^_]+)", entities).group(1)
-        entry: dict[str, Any] = {"image": flair, "subject": entities, "participant": participant,
-                                 "scanner": _bids_scanner(flair, scanner)}
+        entry: dict[str, Any] = {
+            "image": flair,
+            "subject": entities,
+            "participant": participant,
+            "scanner": _bids_scanner(flair, scanner),
+        }
         masks = _bids_mask(flair, root, derivatives)
         if masks:
             entry["label"] = masks[0]
@@ -186,12 +189,20 @@ def import_folder(
     if not result.training and not result.test:
         detail = f"; {len(result.skipped)} skipped, first: {result.skipped[0]}" if result.skipped else ""
         raise FileNotFoundError(f"no usable FLAIR image under {root}{detail}")
-    training = assign_folds(result.training, num_folds=num_folds, seed=seed, group_key="participant") \
-        if result.training else []
+    training = (
+        assign_folds(result.training, num_folds=num_folds, seed=seed, group_key="participant")
+        if result.training
+        else []
+    )
     return write_datalist(
-        output, training, test=result.test or None, name=root.name,
+        output,
+        training,
+        test=result.test or None,
+        name=root.name,
         description=f"imported from {'a BIDS dataset' if bids else 'a folder'} by wmhseg.data.import_folder",
-        fold_scheme="kfold", num_folds=num_folds, fold_seed=seed,
+        fold_scheme="kfold",
+        num_folds=num_folds,
+        fold_seed=seed,
         scanners=sorted({e["scanner"] for e in result.training + result.test}, key=natural_key),
         skipped=result.skipped,
     )

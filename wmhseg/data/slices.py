@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .datalist import write_datalist
-from .io import save_nifti
+from ..io import save_nifti
+from .datalist import is_cached, read_datalist, write_datalist
 from .synthetic.dataset import default_root, folder_lock
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -42,17 +42,6 @@ def _cache_key(datalist: Path, foreground: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def _is_complete(path: Path, key: str) -> bool:
-    try:
-        content = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(content, dict) or content.get("slices_of", {}).get("key") != key:
-        return False
-    items = content.get("training", []) + content.get("test", [])
-    return all((path.parent / item[k]).is_file() for item in items for k in ("image", "label"))
-
-
 def _load_ras(path: str, base: Path) -> Any:
     """(1, X, Y, Z) MetaTensor of ``path`` (relative to ``base``) reoriented to RAS, in its stored dtype."""
     from monai.transforms import EnsureChannelFirst, LoadImage, Orientation
@@ -62,8 +51,10 @@ def _load_ras(path: str, base: Path) -> Any:
         raise FileNotFoundError(f"{file}: file listed in the datalist does not exist.")
     volume = EnsureChannelFirst()(LoadImage(image_only=True, dtype=None)(str(file)))
     if volume.ndim != 4 or volume.shape[0] != 1:
-        raise ValueError(f"{file}: expected a single-channel 3D volume, got shape {tuple(volume.shape)} "
-                         "(2D slice datalists, e.g. LGG, are used as they are: pass them as --datalist).")
+        raise ValueError(
+            f"{file}: expected a single-channel 3D volume, got shape {tuple(volume.shape)} "
+            "(2D slice datalists, e.g. LGG, are used as they are: pass them as --datalist)."
+        )
     return Orientation(axcodes="RAS", labels=None)(volume)
 
 
@@ -77,8 +68,10 @@ def _slice_item(item: dict[str, Any], index: int, base: Path, folder: Path, fore
     brain = _load_ras(item["brain_mask"], base) if "brain_mask" in item else None
     for name, other in (("label", label), ("brain_mask", brain)):
         if other is not None and tuple(other.shape) != tuple(image.shape):
-            raise ValueError(f"{base / item[name]}: grid {tuple(other.shape[1:])} differs from the image's "
-                             f"{tuple(image.shape[1:])} ({base / item['image']}).")
+            raise ValueError(
+                f"{base / item[name]}: grid {tuple(other.shape[1:])} differs from the image's "
+                f"{tuple(image.shape[1:])} ({base / item['image']})."
+            )
     affine = image.affine.numpy()
     pixels = image.array[0]
     target = (np.rint(label.array[0]) == foreground).astype(np.uint8)
@@ -89,7 +82,10 @@ def _slice_item(item: dict[str, Any], index: int, base: Path, folder: Path, fore
         shift = np.eye(4)
         shift[2, 3] = k
         slice_affine = affine @ shift
-        names = {"image": subject_dir / f"slice-{k:03d}_image.nii.gz", "label": subject_dir / f"slice-{k:03d}_label.nii.gz"}
+        names = {
+            "image": subject_dir / f"slice-{k:03d}_image.nii.gz",
+            "label": subject_dir / f"slice-{k:03d}_label.nii.gz",
+        }
         save_nifti(pixels[:, :, k], slice_affine, names["image"], pixels.dtype)
         save_nifti(target[:, :, k], slice_affine, names["label"], np.uint8)
         entry = {**names, "subject": item["subject"], "scanner": item["scanner"], "slice": int(k)}
@@ -111,16 +107,14 @@ def axial_slice_datalist(
     for a missing file.
     """
     source = Path(datalist).resolve()
-    if not source.is_file():
-        raise FileNotFoundError(f"datalist {source} does not exist.")
+    content = read_datalist(source)
     key = _cache_key(source, foreground)
     folder = Path(output_dir) if output_dir is not None else default_root() / "slices" / key
     path = folder / "datalist.json"
-    if _is_complete(path, key):
+    if is_cached(path, key, "slices_of"):
         return path
     with folder_lock(folder):
-        if not _is_complete(path, key):
-            content = json.loads(source.read_text())
+        if not is_cached(path, key, "slices_of"):
             splits: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
             for split in splits:
                 for index, item in enumerate(content.get(split, [])):

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..io import grid_mismatch, image_problem
 from .datalist import assign_folds, natural_key, write_datalist
-from .io import grid_mismatch, image_problem
 
 logger = logging.getLogger(__name__)
 

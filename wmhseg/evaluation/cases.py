@@ -17,12 +17,12 @@ and ``<pred>/<subject>.nii``. Unlike the official script there is no "most simil
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..data.datalist import natural_key, read_datalist, resolve_paths
 
 __all__ = [
     "PREDICTION_NAMES",
@@ -52,11 +52,6 @@ class Case:
     scanner: str
     reference: Path
     relative_dir: Path | None = None  # <site path>/<subject> below --ref, challenge layout only
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that orders digit runs numerically ("2" before "10"), as challenge IDs must be sorted."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", text) if t)
 
 
 def sorted_cases(cases: Iterable[Case]) -> list[Case]:
@@ -95,19 +90,16 @@ def datalist_cases(datalist: Path, key: str = "training", fold: int | None = Non
     """The labelled cases of one section of a datalist JSON (paths relative to its folder)."""
     datalist = Path(datalist)
     try:
-        content = json.loads(datalist.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise EvaluationError(f"cannot read datalist {datalist}: {err}") from err
-    if key not in content or not isinstance(content[key], list):
-        raise EvaluationError(f"datalist {datalist} has no list {key!r} (keys: {sorted(content)})")
+        items = resolve_paths(read_datalist(datalist, key)[key], datalist.parent)
+    except (OSError, ValueError) as err:
+        raise EvaluationError(str(err)) from err
     cases = []
-    for index, entry in enumerate(content[key]):
+    for index, entry in enumerate(items):
         if fold is not None and entry.get("fold") != fold:
             continue
         if "label" not in entry:
             raise EvaluationError(f"datalist {datalist}: entry {index} of {key!r} has no 'label'")
         label = Path(entry["label"])
-        label = label if label.is_absolute() else datalist.parent / label
         subject = str(entry.get("subject") or Path(entry.get("image", label)).name.split(".")[0])
         cases.append(Case(subject, str(entry.get("scanner", "unknown")), label))
     if not cases:

@@ -1,7 +1,8 @@
 """Scoring prediction files against reference files with the WMH challenge metrics.
 
 Both images are read with SimpleITK, as the official ``evaluation.py`` does, so pixel types and binarisation
-windows are the same; pairs on different voxel grids are refused (:class:`GridMismatchError`).
+windows are the same; pairs on different voxel grids (:func:`wmhseg.io.same_grid` of their headers) are refused
+(:class:`GridMismatchError`).
 """
 
 from __future__ import annotations
@@ -12,67 +13,42 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from ..io import ImageFileError, NativeImage, itk_affine, read_native, same_grid
 from ..metrics.challenge import METRIC_NAMES, ChallengeScores, evaluate_volumes
 from .cases import Case, EvaluationError
 
 __all__ = ["PER_CASE_COLUMNS", "GridMismatchError", "check_same_grid", "evaluate_case", "score_pairs"]
-
-# voxel grids agree when origin and spacing differ by at most this many mm and direction cosines by _DIRECTION_TOL
-# (NIfTI headers hold float32, so files written by different tools differ in the last bits)
-_MM_TOL = 1e-3
-_DIRECTION_TOL = 1e-4
 
 
 class GridMismatchError(EvaluationError):
     """A prediction is not on its reference's voxel grid."""
 
 
-def _read_information(path: Path) -> sitk.ImageFileReader:
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
+def _read_header(path: Path) -> NativeImage:
     try:
-        reader.ReadImageInformation()
-    except RuntimeError as err:
-        raise EvaluationError(f"cannot read image {path}: {str(err).strip().splitlines()[-1]}") from err
-    if reader.GetDimension() != 3:
-        raise EvaluationError(f"{path} is a {reader.GetDimension()}D image with size {reader.GetSize()}; expected 3D")
-    return reader
+        return read_native(path, load_data=False)
+    except ImageFileError as err:
+        raise EvaluationError(str(err)) from err
 
 
-def _ras_affine(info) -> np.ndarray:
-    """The nibabel-style (RAS) voxel-to-world affine of an ITK (LPS) geometry."""
-    direction = np.asarray(info.GetDirection(), dtype=float).reshape(3, 3)
-    lps_to_ras = np.diag([-1.0, -1.0, 1.0])
-    affine = np.eye(4)
-    affine[:3, :3] = lps_to_ras @ direction @ np.diag(info.GetSpacing())
-    affine[:3, 3] = lps_to_ras @ np.asarray(info.GetOrigin(), dtype=float)
-    return affine
-
-
-def _describe(path: Path, info) -> str:
-    affine = np.array2string(_ras_affine(info), precision=4, suppress_small=True, separator=", ")
-    return f"  {path}\n    shape {tuple(info.GetSize())}, affine (RAS)\n    " + affine.replace("\n", "\n    ")
+def _describe(image: NativeImage) -> str:
+    affine = np.array2string(image.affine, precision=4, suppress_small=True, separator=", ")
+    return f"  {image.path}\n    shape {image.shape}, affine (RAS)\n    " + affine.replace("\n", "\n    ")
 
 
 def check_same_grid(reference: Path, prediction: Path) -> None:
-    """Raise :class:`GridMismatchError` unless both images have the same shape, spacing, origin and direction.
+    """Raise :class:`GridMismatchError` unless both images are on one voxel grid (:func:`wmhseg.io.same_grid`).
 
     The official script only checks the size and then scores voxel (i, j, k) against voxel (i, j, k), ignoring the
     prediction's header; a prediction whose header disagrees is on another grid or in another voxel order, and its
     scores would be wrong, so it is refused here.
     """
-    ref, pred = _read_information(reference), _read_information(prediction)
-    same = (
-        ref.GetSize() == pred.GetSize()
-        and np.allclose(ref.GetSpacing(), pred.GetSpacing(), rtol=0, atol=_MM_TOL)
-        and np.allclose(ref.GetOrigin(), pred.GetOrigin(), rtol=0, atol=_MM_TOL)
-        and np.allclose(ref.GetDirection(), pred.GetDirection(), rtol=0, atol=_DIRECTION_TOL)
-    )
-    if not same:
+    ref, pred = _read_header(reference), _read_header(prediction)
+    if not same_grid(ref.shape, ref.affine, pred.shape, pred.affine):
         raise GridMismatchError(
             "prediction and reference are on different voxel grids (the prediction must be written on the "
             "reference's grid, in its voxel order):\n"
-            f"reference\n{_describe(reference, ref)}\nprediction\n{_describe(prediction, pred)}"
+            f"reference\n{_describe(ref)}\nprediction\n{_describe(pred)}"
         )
 
 
@@ -84,11 +60,7 @@ def _read_xyz(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise EvaluationError(f"cannot read image {path}: {str(err).strip().splitlines()[-1]}") from err
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise EvaluationError(f"{path} has {image.GetNumberOfComponentsPerPixel()} components per voxel; expected 1")
-    affine = np.eye(4)
-    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3)
-    affine[:3, :3] = direction @ np.diag(image.GetSpacing())
-    affine[:3, 3] = image.GetOrigin()
-    return np.transpose(sitk.GetArrayFromImage(image)), affine
+    return np.transpose(sitk.GetArrayFromImage(image)), itk_affine(image)
 
 
 def evaluate_case(reference: Path, prediction: Path) -> ChallengeScores:

@@ -10,10 +10,10 @@
   the tables beside the published numbers, and figures.
 """
 
+from ..data.datalist import datalist_folds, default_eval_split, leave_one_scanner_out
 from .budget import BUDGETS, Budget, get_budget
 from .bundle_run import JobResult, run_job
 from .cross_validation import CrossValidation, cross_validate, summarise
-from .folds import datalist_folds, default_eval_split, leave_one_scanner_out
 from .plots import learning_curves, plot_tables
 from .reproduction import VARIANTS, Reproduction, Tables, make_tables, reproduce_tables
 from .results import Evaluation, StudyResults, latest_study, load_study

@@ -1,7 +1,7 @@
 """Run the MONAI bundle's ``training`` and ``evaluating`` workflows for one job, in this process.
 
 Each workflow is exactly ``python -m monai.bundle run training|evaluating`` with the job's
-top-level overrides (:meth:`Job.overrides`), run through :class:`monai.bundle.ConfigWorkflow`
+top-level overrides (:meth:`Job.overrides`), run in this process by :func:`wmhseg.bundle.run_workflow`
 so that a study of many short runs does not pay the interpreter start-up each time.  The
 bundle's own MLflow tracker logs each run (an evaluation with its challenge metric tables);
 afterwards the run is found by its name and tagged (:meth:`Job.tags`), and an evaluation gets
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlflow.entities import Run
-from monai.bundle import ConfigWorkflow
 
+from ..bundle.workflow import run_workflow
 from ..inference.bundle import default_bundle_dir
 from .evaluation_qc import log_evaluation_qc
 from .store import find_run, set_tags, tracking_environment
 from .study import Job
 
-__all__ = ["JobResult", "run_job", "run_workflow"]
+__all__ = ["JobResult", "run_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,29 +32,21 @@ TRAIN_CONFIGS = ("train.json",)
 EVALUATE_CONFIGS = ("train.json", "evaluate.json")
 
 
-def run_workflow(config_names: Sequence[str], workflow_type: str, overrides: Mapping[str, Any],
-                 tracking_uri: str) -> None:
+def _run_bundle(
+    config_names: Sequence[str], workflow_type: str, overrides: Mapping[str, Any], tracking_uri: str
+) -> None:
     """Run the bundle workflow of ``config_names`` (merged in order) with ``overrides``; raise on failure."""
     configs = default_bundle_dir() / "configs"
     missing = [name for name in config_names if not (configs / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"bundle configs {missing} not found in {configs}; "
-                                "set WMHSEG_BUNDLE to the bundle folder")
-    workflow = ConfigWorkflow(
-        config_file=[str(configs / name) for name in config_names],
-        meta_file=str(configs / "metadata.json"),
-        logging_file=str(configs / "logging.conf"),
-        workflow_type=workflow_type,
-        **overrides,
-    )
+        raise FileNotFoundError(
+            f"bundle configs {missing} not found in {configs}; set WMHSEG_BUNDLE to the bundle folder"
+        )
     with tracking_environment(tracking_uri):
         try:
-            workflow.initialize()
-            workflow.run()
+            run_workflow([str(configs / name) for name in config_names], workflow_type=workflow_type, **overrides)
         finally:
-            workflow.finalize()
-            del workflow
-            gc.collect()
+            gc.collect()  # free the job's workflow (datasets, caches) before the next job starts
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ def _tagged_run(job: Job, role: str, **extra: Any) -> Run | None:
 
 def _train(job: Job) -> str:
     try:
-        run_workflow(TRAIN_CONFIGS, "train", job.overrides("train"), job.study.tracking_uri)
+        _run_bundle(TRAIN_CONFIGS, "train", job.overrides("train"), job.study.tracking_uri)
     finally:  # tag the run whatever happened, so that a failed one is findable in the UI
         run = _tagged_run(job, "train")
     if run is None or run.info.status != "FINISHED" or not (job.ckpt_dir / "model.pt").is_file():
@@ -93,14 +85,21 @@ def _train(job: Job) -> str:
 
 def _evaluate(job: Job, train_run_id: str) -> str:
     try:
-        run_workflow(EVALUATE_CONFIGS, "eval", job.overrides("evaluation"), job.study.tracking_uri)
+        _run_bundle(EVALUATE_CONFIGS, "eval", job.overrides("evaluation"), job.study.tracking_uri)
     finally:
         run = _tagged_run(job, "evaluation", **{"wmhseg.train_run_id": train_run_id})
     if run is None or run.info.status != "FINISHED":
         status = "no run" if run is None else run.info.status
         raise RuntimeError(f"evaluation {job.run_name('evaluation')} ended with {status}")
-    log_evaluation_qc(job.study.client, run.info.run_id, job.study.datalist, job.study.eval_split, job.fold,
-                      eval_dir=job.output_dir / "evaluation", qc_cases=job.study.budget.qc_cases)
+    log_evaluation_qc(
+        job.study.client,
+        run.info.run_id,
+        job.study.datalist,
+        job.study.eval_split,
+        job.fold,
+        eval_dir=job.output_dir / "evaluation",
+        qc_cases=job.study.budget.qc_cases,
+    )
     return run.info.run_id
 
 

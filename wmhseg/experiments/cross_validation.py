@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.datalist import choose_folds, leave_one_scanner_out, read_datalist, scanner_folds, scanners
 from ..io import write_text_atomic
 from ..metrics.challenge import METRIC_LABELS, METRIC_NAMES
 from .budget import Budget
 from .bundle_run import JobResult, run_job
-from .folds import datalist_folds, leave_one_scanner_out, read_datalist, scanner_folds
 from .results import StudyResults, load_study
 from .study import Study, open_study
 
@@ -70,21 +70,16 @@ def cross_validate(
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     datalist = Path(datalist).expanduser().resolve()
-    content = read_datalist(datalist)
     if scheme == "leave-one-scanner-out":
         fold_scheme = scheme
-        available = list(range(len({str(item.get("scanner", "unknown")) for item in content["training"]})))
+        folds = choose_folds(datalist, folds, available=range(len(scanners(datalist))))
     else:
-        fold_scheme = str(content.get("fold_scheme", "kfold"))
-        available = datalist_folds(datalist)
-    folds = available if folds is None else [int(f) for f in folds]
-    unknown = sorted(set(folds) - set(available))
-    if unknown:
-        raise ValueError(f"folds {unknown} are not in {datalist} ({scheme} folds: {available})")
+        fold_scheme = str(read_datalist(datalist).get("fold_scheme", "kfold"))
+        folds = choose_folds(datalist, folds)
     study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
                        fold_scheme=fold_scheme, eval_split="validation", seed=seed, overrides=overrides,
                        params={"network_preset": preset, "scheme": scheme},
-                       description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).")
+                       description=f"Cross-validation of `{preset}` on `{datalist}` ({scheme} folds).")  # fmt: skip
     if scheme == "leave-one-scanner-out":  # the jobs read a copy of the datalist whose folds are the scanners
         study.datalist = leave_one_scanner_out(datalist, study.folder / "datalist_loso.json")
     results = []
@@ -93,9 +88,14 @@ def cross_validate(
         results.append(run_job(study.job(preset, fold)))
     files: tuple[Path, ...] = ()
     if any(result.eval_run_id for result in results):
-        files = tuple(summarise(load_study(tracking_uri, experiment, study.id), study.folder / "summary",
-                                preset, scanner_names=scanner_folds(study.datalist)
-                                if study.fold_scheme == "leave-one-scanner-out" else None))
+        files = tuple(
+            summarise(
+                load_study(tracking_uri, experiment, study.id),
+                study.folder / "summary",
+                preset,
+                scanner_names=scanner_folds(study.datalist) if study.fold_scheme == "leave-one-scanner-out" else None,
+            )
+        )
         for path in files:
             study.client.log_artifact(study.run_id, str(path), artifact_path="summary")
     failed = [result for result in results if result.error]
@@ -103,26 +103,47 @@ def cross_validate(
     return CrossValidation(study, tuple(results), files)
 
 
-def summarise(results: StudyResults, out_dir: str | Path, preset: str = "saunet3d",
-              scanner_names: Mapping[int, str] | None = None) -> list[Path]:
+def summarise(
+    results: StudyResults, out_dir: str | Path, preset: str = "saunet3d", scanner_names: Mapping[int, str] | None = None
+) -> list[Path]:
     """Write ``cv_summary.md`` and ``cv_summary.csv`` of ``preset`` in ``results`` to ``out_dir``: one row per
     fold (its mean over cases), then the pooled mean per scanner and over all cases; return the paths."""
     per_fold = results.per_fold(preset)
     if not per_fold:
         raise LookupError(f"study {results.study} has no evaluation of {preset}")
-    rows = [{"group": f"fold {fold}" + (f" ({scanner_names[fold]})" if scanner_names and fold in scanner_names else ""),
-             **row} for fold, row in per_fold.items()]
+    rows = [
+        {
+            "group": f"fold {fold}" + (f" ({scanner_names[fold]})" if scanner_names and fold in scanner_names else ""),
+            **row,
+        }
+        for fold, row in per_fold.items()
+    ]
     pooled = results.pooled(preset)
-    rows += [{"group": "pooled: " + ("all cases" if row["scanner"] == "Average" else row["scanner"]), **row}
-             for row in pooled]
+    rows += [
+        {"group": "pooled: " + ("all cases" if row["scanner"] == "Average" else row["scanner"]), **row}
+        for row in pooled
+    ]
     columns = ["group", "n", *METRIC_NAMES]
     header = "| " + " | ".join(["", "n", *(METRIC_LABELS[m] for m in METRIC_NAMES)]) + " |"
-    lines = [f"**Cross-validation of `{preset}`**: study `{results.study}` on `{results.dataset}`, budget "
-             f"`{results.budget}`; means over cases (NaN skipped), AVD in %.", "", header,
-             "|---|" + "---:|" * (len(columns) - 1)]
-    lines += ["| " + " | ".join([row["group"], str(row["n"]), *(format(row[m], _FORMATS[m]) if not math.isnan(row[m])
-                                                                 else "NaN" for m in METRIC_NAMES)]) + " |"
-              for row in rows]
+    lines = [
+        f"**Cross-validation of `{preset}`**: study `{results.study}` on `{results.dataset}`, budget "
+        f"`{results.budget}`; means over cases (NaN skipped), AVD in %.",
+        "",
+        header,
+        "|---|" + "---:|" * (len(columns) - 1),
+    ]
+    lines += [
+        "| "
+        + " | ".join(
+            [
+                row["group"],
+                str(row["n"]),
+                *(format(row[m], _FORMATS[m]) if not math.isnan(row[m]) else "NaN" for m in METRIC_NAMES),
+            ]
+        )
+        + " |"
+        for row in rows
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

@@ -18,10 +18,10 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from ..data.datalist import choose_folds
 from ..networks import TABLE1, TABLE2
 from .budget import Budget
 from .bundle_run import JobResult, run_job
-from .folds import datalist_folds
 from .plots import plot_tables
 from .results import load_study
 from .study import Study, open_study
@@ -56,8 +56,9 @@ class Reproduction:
         return [result for result in self.results if result.error]
 
 
-def make_tables(tracking_uri: str, experiment: str, study: str | None, out_dir: str | Path | None = None,
-                work_dir: str | Path = ".") -> Tables:
+def make_tables(
+    tracking_uri: str, experiment: str, study: str | None, out_dir: str | Path | None = None, work_dir: str | Path = "."
+) -> Tables:
     """Build Tables 1-3 of ``study`` (default: the newest reproduction study) from the MLflow store.
 
     Writes ``table{1,2,3}.{md,csv}``, ``tables.md``, ``tables.png`` (Tables 1 and 2, ours against
@@ -102,16 +103,12 @@ def reproduce_tables(
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         raise ValueError(f"unknown variants {unknown}; the tables' presets are {list(VARIANTS)}")
-    available = datalist_folds(datalist)
-    folds = available if folds is None else [int(f) for f in folds]
-    missing = sorted(set(folds) - set(available))
-    if missing:
-        raise ValueError(f"folds {missing} are not in {datalist}; its folds are {available}")
+    folds = choose_folds(datalist, folds)
     study = open_study(PIPELINE, datalist, budget, experiment, tracking_uri, work_dir, study_id=study_id,
                        eval_split=eval_split, seed=seed, overrides=overrides,
                        params={"variants": list(variants), "folds": list(folds)},
                        description=f"Reproduction of the 3D SA-UNet paper's Tables 1-3 (variants: "
-                                   f"{', '.join(variants)}).")
+                                   f"{', '.join(variants)}).")  # fmt: skip
     results = []
     total = len(variants) * len(folds)
     for preset in variants:

@@ -29,10 +29,10 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.entities import Param, RunStatus
 
+from ..data.datalist import datalist_name, default_eval_split
 from ..io import write_text_atomic
 from ..networks import network_preset
 from .budget import Budget
-from .folds import datalist_name, default_eval_split
 from .store import DESCRIPTION_TAG, experiment_id, git_commit, search_runs
 
 __all__ = ["Job", "Study", "open_study"]
@@ -167,8 +167,13 @@ class Job:
         return overrides
 
     def tags(self, role: str, **extra: Any) -> dict[str, Any]:
-        tags = {**self.study.tags(role), "wmhseg.network_preset": self.preset, "wmhseg.fold": str(self.fold),
-                "mlflow.parentRunId": self.study.run_id, DESCRIPTION_TAG: self.description(role)}
+        tags = {
+            **self.study.tags(role),
+            "wmhseg.network_preset": self.preset,
+            "wmhseg.fold": str(self.fold),
+            "mlflow.parentRunId": self.study.run_id,
+            DESCRIPTION_TAG: self.description(role),
+        }
         tags.update(extra)
         return tags
 
@@ -176,14 +181,19 @@ class Job:
         study = self.study
         network = network_preset(self.preset).description
         if role == "train":
-            what = (f"Training of `{self.preset}` ({network}) on every fold but {self.fold}, "
-                    f"validated on fold {self.fold}")
+            what = (
+                f"Training of `{self.preset}` ({network}) on every fold but {self.fold}, validated on fold {self.fold}"
+            )
         else:
             split = {"validation": f"held-out fold {self.fold}", "test": "the test list", "all": "every training case"}
-            what = (f"Evaluation of `{self.preset}` ({network}) trained without fold {self.fold}, on "
-                    f"{split[study.eval_split]}, with the WMH challenge metrics")
-        return (f"{what}. Data set `{study.dataset}` ({study.datalist}); budget {study.budget.describe()}; "
-                f"{study.pipeline} study `{study.id}`.")
+            what = (
+                f"Evaluation of `{self.preset}` ({network}) trained without fold {self.fold}, on "
+                f"{split[study.eval_split]}, with the WMH challenge metrics"
+            )
+        return (
+            f"{what}. Data set `{study.dataset}` ({study.datalist}); budget {study.budget.describe()}; "
+            f"{study.pipeline} study `{study.id}`."
+        )
 
 
 def _new_study_id() -> str:
@@ -220,20 +230,34 @@ def open_study(
         eval_split=split, seed=seed, overrides=dict(overrides or {}), dataset=datalist_name(datalist),
         git_commit=git_commit(),
     )  # fmt: skip
-    logged = {**budget.as_params(), "datalist": str(datalist), "eval_split": split, "seed": str(seed),
-              "overrides": json.dumps(dict(overrides or {}), default=str)}
-    logged.update({key: json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
-                   for key, value in (params or {}).items()})
+    logged = {
+        **budget.as_params(),
+        "datalist": str(datalist),
+        "eval_split": split,
+        "seed": str(seed),
+        "overrides": json.dumps(dict(overrides or {}), default=str),
+    }
+    logged.update(
+        {
+            key: json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
+            for key, value in (params or {}).items()
+        }
+    )
     logged = {key: value[:6000] for key, value in logged.items()}
     client = study.client
     existing = search_runs(client, experiment, tags={"wmhseg.study": study.id, "wmhseg.role": "study"})
     if existing:
         before = existing[0].data.params
-        changed = [f"{key}: {before.get(key)!r}, now {logged[key]!r}" for key in sorted(logged)
-                   if before.get(key) != logged[key] and key not in _MAY_CHANGE]
+        changed = [
+            f"{key}: {before.get(key)!r}, now {logged[key]!r}"
+            for key in sorted(logged)
+            if before.get(key) != logged[key] and key not in _MAY_CHANGE
+        ]
         if changed:
-            raise ValueError(f"study {study.id} was run with other settings ({'; '.join(changed)}): continue it with "
-                             "the same data, budget and overrides, or start a new study")
+            raise ValueError(
+                f"study {study.id} was run with other settings ({'; '.join(changed)}): continue it with "
+                "the same data, budget and overrides, or start a new study"
+            )
         study.run_id = existing[0].info.run_id
         client.update_run(study.run_id, status=RunStatus.to_string(RunStatus.RUNNING))
         return study
@@ -243,7 +267,17 @@ def open_study(
     study.run_id = run.info.run_id
     client.log_batch(study.run_id, params=[Param(key, value) for key, value in logged.items()])
     study.folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(study.folder / "study.json", json.dumps(
-        {**{k: str(v) for k, v in dataclasses.asdict(study).items() if k not in ("budget", "overrides")},
-         "budget": dataclasses.asdict(budget), "overrides": dict(overrides or {})}, indent=2, default=str) + "\n")
+    write_text_atomic(
+        study.folder / "study.json",
+        json.dumps(
+            {
+                **{k: str(v) for k, v in dataclasses.asdict(study).items() if k not in ("budget", "overrides")},
+                "budget": dataclasses.asdict(budget),
+                "overrides": dict(overrides or {}),
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n",
+    )
     return study

@@ -10,7 +10,6 @@ holds non-finite values or no signal, or is too small for the network.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from collections import Counter
@@ -19,9 +18,17 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from monai.data import load_decathlon_datalist
 
-from ..io import IMAGE_SUFFIXES, ImageFileError, NativeImage, image_suffix, read_native, strip_image_suffix
+from ..data.datalist import read_datalist, resolve_paths
+from ..io import (
+    IMAGE_SUFFIXES,
+    ImageFileError,
+    NativeImage,
+    image_suffix,
+    read_native,
+    same_grid,
+    strip_image_suffix,
+)
 
 PathLike = str | os.PathLike
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -49,15 +56,9 @@ def safe_subject_id(subject: str) -> str:
 
 
 def _read_datalist(path: Path, datalist_key: str | None) -> list[dict]:
-    try:
-        keys = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot be read as a datalist JSON ({err})") from err
-    if datalist_key is None:
-        datalist_key = "test" if "test" in keys else "training"
-    if datalist_key not in keys:
-        raise ValueError(f"{path}: has no {datalist_key!r} list (it has {', '.join(map(str, keys))})")
-    items = load_decathlon_datalist(path, is_segmentation=True, data_list_key=datalist_key, base_dir=path.parent)
+    content = read_datalist(path, key=None)
+    datalist_key = datalist_key or ("test" if "test" in content else "training")
+    items = resolve_paths(read_datalist(path, datalist_key)[datalist_key], path.parent)
     if any("image" not in item for item in items):
         raise ValueError(f"{path}: every {datalist_key!r} entry needs an 'image'")
     ids = [item.get("subject") for item in items]
@@ -102,7 +103,7 @@ def discover_inputs(
     """Subject entries ``{"image": path, "subject": id[, "brain_mask": path]}`` for ``inputs``.
 
     Args:
-        inputs: an image file (``.nii``, ``.nii.gz``, ``.mha``, ``.nrrd``), a folder (its
+        inputs: an image file (``wmhseg.io.IMAGE_SUFFIXES``: NIfTI, MetaImage, NRRD), a folder (its
             image files, not recursive), a glob pattern, a datalist JSON (decathlon style,
             paths relative to the JSON's folder, optional ``subject`` and ``brain_mask``
             per entry), or a list of any of these.
@@ -134,7 +135,9 @@ def discover_inputs(
         masks = [brain_mask] if isinstance(brain_mask, (str, os.PathLike)) else list(brain_mask)
         explicit_files = all(image_suffix(i) and not _GLOB_CHARS.search(os.fspath(i)) for i in items)
         if not explicit_files or len(masks) != len(entries):
-            raise ValueError(f"brain_mask: give one mask per input image file ({len(masks)} masks for {len(entries)} images)")
+            raise ValueError(
+                f"brain_mask: give one mask per input image file ({len(masks)} masks for {len(entries)} images)"
+            )
         for entry, mask in zip(entries, masks):
             entry["brain_mask"] = str(Path(os.fspath(mask)).expanduser().absolute())
 
@@ -144,7 +147,9 @@ def discover_inputs(
     return entries
 
 
-def network_grid_shape(image: NativeImage, target_spacing: Sequence[float] | None) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def network_grid_shape(
+    image: NativeImage, target_spacing: Sequence[float] | None
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """Size and spacing of ``image`` after reorientation to RAS and resampling to ``target_spacing``.
 
     Non-positive or missing target entries keep the native spacing of that axis.
@@ -216,24 +221,34 @@ def plausibility_warnings(image: NativeImage, data: np.ndarray) -> list[str]:
     spacing = np.asarray(image.spacing, dtype=float)
     ordered = np.sort(spacing)
     if ordered[1] > MAX_IN_PLANE_MM or ordered[2] > MAX_SLICE_MM:
-        found.append(f"coarse voxels of {_fmt(np.round(spacing, 3))} mm (FLAIR is usually at most "
-                     f"{MAX_IN_PLANE_MM:g} mm in-plane and {MAX_SLICE_MM:g} mm thick): "
-                     "lesions will be missed or mis-sized")
+        found.append(
+            f"coarse voxels of {_fmt(np.round(spacing, 3))} mm (FLAIR is usually at most "
+            f"{MAX_IN_PLANE_MM:g} mm in-plane and {MAX_SLICE_MM:g} mm thick): "
+            "lesions will be missed or mis-sized"
+        )
     if ordered[0] < MIN_VOXEL_MM:
-        found.append(f"voxels of {_fmt(np.round(spacing, 4))} mm are implausibly small for a head MRI: "
-                     "are the header's voxel sizes in another unit than mm?")
+        found.append(
+            f"voxels of {_fmt(np.round(spacing, 4))} mm are implausibly small for a head MRI: "
+            "are the header's voxel sizes in another unit than mm?"
+        )
     extent = spacing * np.asarray(image.shape, dtype=float)
     low_fov, high_fov = FIELD_OF_VIEW_MM
     if extent.min() < low_fov:
-        found.append(f"field of view of {_fmt(np.round(extent, 1))} mm is smaller than a head (under {low_fov:g} mm "
-                     "along an axis): a cropped volume, or wrong voxel sizes?")
+        found.append(
+            f"field of view of {_fmt(np.round(extent, 1))} mm is smaller than a head (under {low_fov:g} mm "
+            "along an axis): a cropped volume, or wrong voxel sizes?"
+        )
     if extent.max() > high_fov:
-        found.append(f"field of view of {_fmt(np.round(extent, 1))} mm is larger than a head (over {high_fov:g} mm "
-                     "along an axis): wrong voxel sizes?")
+        found.append(
+            f"field of view of {_fmt(np.round(extent, 1))} mm is larger than a head (over {high_fov:g} mm "
+            "along an axis): wrong voxel sizes?"
+        )
     fraction = _foreground_fraction(data)
     if fraction < MIN_FOREGROUND_FRACTION:
-        found.append(f"mostly empty: only {100 * fraction:.1f} % of the voxels hold signal "
-                     f"(a head FLAIR has at least {100 * MIN_FOREGROUND_FRACTION:g} %)")
+        found.append(
+            f"mostly empty: only {100 * fraction:.1f} % of the voxels hold signal "
+            f"(a head FLAIR has at least {100 * MIN_FOREGROUND_FRACTION:g} %)"
+        )
     return found
 
 
@@ -265,8 +280,10 @@ def check_image(
     values = _label_values(data)
     if values is not None:
         shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if values.size > 8 else "")
-        raise ImageFileError(f"{path}: looks like a mask or label map, not a FLAIR: integers with only {values.size} "
-                             f"distinct values ({shown}); give the FLAIR image itself")
+        raise ImageFileError(
+            f"{path}: looks like a mask or label map, not a FLAIR: integers with only {values.size} "
+            f"distinct values ({shown}); give the FLAIR image itself"
+        )
     grid, spacing = network_grid_shape(image, target_spacing)
     if any(n < m for n, m in zip(grid, min_image_size)):
         raise ImageFileError(
@@ -278,10 +295,10 @@ def check_image(
     return image, warnings
 
 
-def check_brain_mask(path: PathLike, image: NativeImage, atol_mm: float = 1e-3) -> NativeImage:
-    """Read a brain mask and check that it lies on ``image``'s grid and is not empty."""
+def check_brain_mask(path: PathLike, image: NativeImage) -> NativeImage:
+    """Read a brain mask and check that it lies on ``image``'s grid (:func:`wmhseg.io.same_grid`) and is not empty."""
     mask = read_native(path, load_data=True)
-    if mask.shape != image.shape or not np.allclose(mask.affine, image.affine, atol=atol_mm):
+    if not same_grid(mask.shape, mask.affine, image.shape, image.affine):
         raise ImageFileError(
             f"{path}: brain mask is not on the grid of {image.path} "
             f"(shape {_fmt(mask.shape)} vs {_fmt(image.shape)}, or a different affine)"

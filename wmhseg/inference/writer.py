@@ -46,7 +46,7 @@ from monai.engines.utils import IterationEvents
 
 import wmhseg
 
-from ..io import read_native, save_on_native_grid
+from ..io import GRID_TOLERANCE_MM, read_native, same_grid, save_on_native_grid
 from ..networks.precision import PrecisionNetwork
 from ..reporting.lesions import label_lesions, lesion_table, write_lesion_csv
 from ..reporting.qc import render_qc
@@ -75,7 +75,7 @@ class SubjectWriter:
         pred_key: key of the output maps in the evaluator output: the WMH probability, then
             the brain and ventricle probabilities where the network has them
             (:func:`~wmhseg.inference.anatomy.output_maps`).
-        atol_mm: tolerance of the affine comparison with the input's, in mm.
+        atol_mm: how far (mm) the output's grid may put a corner voxel from where the input's does.
     """
 
     def __init__(
@@ -85,7 +85,7 @@ class SubjectWriter:
         min_lesion_voxels: int = 1,
         periventricular_mm: float = DEFAULT_PERIVENTRICULAR_MM,
         pred_key: str = "pred",
-        atol_mm: float = 1e-3,
+        atol_mm: float = GRID_TOLERANCE_MM,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -162,10 +162,8 @@ class SubjectWriter:
         shape = tuple(int(s) for s in prob.shape[1:])
         affine = np.asarray(getattr(prob, "affine", np.full((4, 4), np.nan)), dtype=np.float64)
         channels = int(prob.shape[0])
-        if (
-            channels not in (1, len(OUTPUT_CHANNELS))
-            or shape != expected.shape
-            or not np.allclose(affine, expected.affine, atol=self.atol_mm)
+        if channels not in (1, len(OUTPUT_CHANNELS)) or not same_grid(
+            shape, affine, expected.shape, expected.affine, self.atol_mm
         ):
             raise GeometryError(
                 f"the network output ({channels} channel(s)) is not on the input's grid (shape {shape} vs "

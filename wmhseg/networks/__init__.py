@@ -2,7 +2,7 @@
 
 Importing this package registers the ``"dropblock"`` entry of MONAI's Dropout factory.
 
-``get_network(name, **overrides)`` builds any registered network by name and
+``get_network(name, options, **overrides)`` builds any registered network by name and
 ``list_networks()`` lists the names.
 """
 
@@ -14,7 +14,7 @@ from .encoder_decoder import EncoderDecoder
 from .layers import BATCH_NORM, GROUP_NORM, DropBlock, DropBlock2d, DropBlock3d
 from .precision import PRECISIONS, PrecisionNetwork, cpu_supports_bf16, resolve_precision, with_precision
 from .presets import RELATED, TABLE1, TABLE2
-from .registry import get_network, list_networks, network_preset, register_network
+from .registry import get_network, list_networks, network_arguments, network_preset, register_network
 from .rsanet3d import RSANet3D
 from .saunet2d import SAUNET2D_PRESETS, SAUNet2D
 from .saunet3d import SAUNet3D
@@ -46,6 +46,7 @@ __all__ = [
     "get_network",
     "layers",
     "list_networks",
+    "network_arguments",
     "network_preset",
     "presets",
     "register_network",

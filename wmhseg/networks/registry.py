@@ -40,10 +40,19 @@ def network_preset(name: str) -> NetworkPreset:
     return _REGISTRY[name]
 
 
-def get_network(name: str = "saunet3d", **overrides: Any) -> nn.Module:
-    """Build the network registered as ``name``; ``overrides`` replace preset arguments.
+def network_arguments(name: str, options: Mapping[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """The constructor arguments :func:`get_network` passes: the preset's, then ``options``, then ``overrides``."""
+    return {**network_preset(name).kwargs, **dict(options or {}), **overrides}
+
+
+def get_network(name: str = "saunet3d", options: Mapping[str, Any] | None = None, **overrides: Any) -> nn.Module:
+    """Build the network registered as ``name`` with :func:`network_arguments`.
+
+    ``options`` is a dict of arguments (the bundle's ``network_options``) and ``overrides`` single
+    ones, which win.  The bundle's ``network_def`` is the component
+    ``{"_target_": "wmhseg.networks.get_network", "name": "@network_preset", "options": "@network_options"}``,
+    so an argument is also a config id of its own: ``--network_def#out_channels 2``.
 
     Example: ``get_network("backbone_gn_sam", out_channels=2)``.
     """
-    preset = network_preset(name)
-    return preset.factory(**{**preset.kwargs, **overrides})
+    return network_preset(name).factory(**network_arguments(name, options, **overrides))

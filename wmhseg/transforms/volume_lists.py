@@ -293,34 +293,24 @@ def augmentation(
         )
     if p["quadratic_bias"]["prob"] > 0:
         out.append(raw(RandQuadraticBiasFieldd(images, prob=p["quadratic_bias"]["prob"])))
-    if p["ghosting"]["prob"] > 0:
-        g = p["ghosting"]
-        out.append(
-            raw(
-                RandTorchIOd(
-                    images,
-                    "RandomGhosting",
-                    num_ghosts=tuple(g["num_ghosts"]),
-                    axes=tuple(g["axes"]),
-                    intensity=tuple(g["intensity"]),
-                    p=g["prob"],
-                )
-            )
-        )
-    if p["motion"]["prob"] > 0:
-        m = p["motion"]
-        out.append(
-            raw(
-                RandTorchIOd(
-                    images,
-                    "RandomMotion",
-                    degrees=float(m["degrees"]),
-                    translation=float(m["translation"]),
-                    num_transforms=int(m["num_transforms"]),
-                    p=m["prob"],
-                )
-            )
-        )
+    g, m = p["ghosting"], p["motion"]
+    torchio = {  # TorchIO's ghosting and motion through RandTorchIOd
+        "ghosting": (
+            "RandomGhosting",
+            dict(num_ghosts=tuple(g["num_ghosts"]), axes=tuple(g["axes"]), intensity=tuple(g["intensity"])),
+        ),
+        "motion": (
+            "RandomMotion",
+            dict(
+                degrees=float(m["degrees"]),
+                translation=float(m["translation"]),
+                num_transforms=int(m["num_transforms"]),
+            ),
+        ),
+    }
+    for entry, (name, kwargs) in torchio.items():
+        if p[entry]["prob"] > 0:
+            out.append(raw(RandTorchIOd(images, name, p=p[entry]["prob"], **kwargs)))
     if p["rician_noise"]["prob"] > 0:
         out.append(raw(RandRicianNoised(images, prob=p["rician_noise"]["prob"], std=p["rician_noise"]["std"])))
     if p["scale_intensity"]["prob"] > 0:

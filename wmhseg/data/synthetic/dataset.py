@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..datalist import assign_folds, write_datalist
-from ..io import save_nifti
+from ...io import save_nifti
+from ..datalist import assign_folds, is_cached, write_datalist
 from .acquisition import PROTOCOLS, Protocol
 from .atlas import ATLAS_FILE
 from .phantom import DEFAULT_LESION_RANGE_ML, ORIENTATIONS, make_phantom
@@ -94,34 +94,49 @@ def generate_phantoms(
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     entries = []
-    for index, plan in enumerate(subject_plan(n, seed, protocols, lesion_volume_range, other_pathology_fraction,
-                                              skull_stripped_fraction, orientations)):
-        phantom = make_phantom(plan.pop("seed"), plan.pop("protocol"), lesion_volume_range=tuple(lesion_volume_range),
-                               **plan)
+    for index, plan in enumerate(
+        subject_plan(
+            n, seed, protocols, lesion_volume_range, other_pathology_fraction, skull_stripped_fraction, orientations
+        )
+    ):
+        phantom = make_phantom(
+            plan.pop("seed"), plan.pop("protocol"), lesion_volume_range=tuple(lesion_volume_range), **plan
+        )
         subject = f"phantom-{index:03d}"
         folder = out_dir / "subjects" / subject
-        files = {"image": folder / "FLAIR.nii.gz", "label": folder / "wmh.nii.gz",
-                 "brain_mask": folder / "brain_mask.nii.gz"}
+        files = {
+            "image": folder / "FLAIR.nii.gz",
+            "label": folder / "wmh.nii.gz",
+            "brain_mask": folder / "brain_mask.nii.gz",
+        }
         save_nifti(phantom.image, phantom.affine, files["image"], np.int16)
         save_nifti(phantom.label, phantom.affine, files["label"], np.uint8)
         save_nifti(phantom.brain_mask, phantom.affine, files["brain_mask"], np.uint8)
         info = phantom.info
-        entries.append({
-            **files,
-            "subject": subject,
-            "scanner": f"phantom-{info['protocol']}",
-            "lesion_volume_ml": round(info["lesion_volume_ml"], 4),
-            "other_volume_ml": round(info["other_volume_ml"], 4),
-            "orientation": info["orientation"],
-            "skull_stripped": info["skull_stripped"],
-            "seed": info["seed"],
-        })
+        entries.append(
+            {
+                **files,
+                "subject": subject,
+                "scanner": f"phantom-{info['protocol']}",
+                "lesion_volume_ml": round(info["lesion_volume_ml"], 4),
+                "other_volume_ml": round(info["other_volume_ml"], 4),
+                "orientation": info["orientation"],
+                "skull_stripped": info["skull_stripped"],
+                "seed": info["seed"],
+            }
+        )
     num_folds = max(2, min(num_folds, n))
     entries = assign_folds(entries, num_folds=num_folds, seed=seed)
-    return write_datalist(out_dir / datalist_name, entries, name=name, fold_scheme="kfold", num_folds=num_folds,
-                          description="synthetic FLAIR phantoms (wmhseg.data.synthetic); anatomy from the MNI "
-                                      "ICBM152 2009a atlas, see wmhseg/data/assets/ICBM152_2009a_LICENSE.txt",
-                          **(extra_metadata or {}))
+    return write_datalist(
+        out_dir / datalist_name,
+        entries,
+        name=name,
+        fold_scheme="kfold",
+        num_folds=num_folds,
+        description="synthetic FLAIR phantoms (wmhseg.data.synthetic); anatomy from the MNI "
+        "ICBM152 2009a atlas, see wmhseg/data/assets/ICBM152_2009a_LICENSE.txt",
+        **(extra_metadata or {}),
+    )
 
 
 def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
@@ -133,8 +148,10 @@ def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
 def _cache_key(config: dict[str, Any]) -> str:
     """Hash of the set's parameters, the generator's source files and the atlas."""
     digest = hashlib.sha256(json.dumps(_jsonable(config), sort_keys=True).encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")) + [Path(__file__).parents[1] / "io.py",
-                                                                 Path(__file__).parents[1] / "datalist.py"]:
+    for source in sorted(Path(__file__).parent.glob("*.py")) + [
+        Path(__file__).parents[2] / "io.py",
+        Path(__file__).parents[1] / "datalist.py",
+    ]:
         digest.update(source.read_bytes())
     digest.update(ATLAS_FILE.read_bytes())
     return digest.hexdigest()[:16]
@@ -157,29 +174,19 @@ def folder_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _is_complete(datalist: Path, key: str) -> bool:
-    try:
-        content = json.loads(datalist.read_text())
-    except (OSError, ValueError):
-        return False
-    if content.get("generator", {}).get("key") != key:
-        return False
-    return all((datalist.parent / item[k]).is_file() for item in content["training"]
-               for k in ("image", "label", "brain_mask"))
-
-
 def cached_phantom_set(folder: str | os.PathLike, config: dict[str, Any]) -> Path:
     """The datalist of the phantom set ``config`` (``generate_phantoms`` arguments) in ``folder``,
     generated only when missing, incomplete or made by different code or parameters."""
     folder = Path(folder)
     datalist = folder / "datalist.json"
     key = _cache_key(config)
-    if _is_complete(datalist, key):
+    if is_cached(datalist, key, files=("image", "label", "brain_mask")):
         return datalist
     with folder_lock(folder):
-        if not _is_complete(datalist, key):  # another process may have finished meanwhile
-            generate_phantoms(folder, **config,
-                              extra_metadata={"generator": {"key": key, "config": _jsonable(config)}})
+        if not is_cached(
+            datalist, key, files=("image", "label", "brain_mask")
+        ):  # another process may have finished meanwhile
+            generate_phantoms(folder, **config, extra_metadata={"generator": {"key": key, "config": _jsonable(config)}})
     return datalist
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from ...datalist import write_datalist
-from ...io import save_nifti
+from ....io import save_nifti
+from ...datalist import is_cached, write_datalist
 from ..dataset import folder_lock
 from .anatomy import CLASSES, label_map_files, load_label_maps
 from .generator import FLAIRSynthesizer, SynthesisSettings, SyntheticSample
@@ -33,12 +33,16 @@ from .generator import FLAIRSynthesizer, SynthesisSettings, SyntheticSample
 def split_label_maps(folder: str | os.PathLike, n_validation: int = 2) -> dict[str, list[str]]:
     """``{"training": files, "validation": files}``: the last ``n_validation`` maps (by name) are held out."""
     if folder in (None, ""):
-        raise ValueError("no label maps: pass --label_maps_dir DIR, a folder of whole-head FreeSurfer label maps "
-                         "(e.g. SynthSeg's training label maps)")
+        raise ValueError(
+            "no label maps: pass --label_maps_dir DIR, a folder of whole-head FreeSurfer label maps "
+            "(e.g. SynthSeg's training label maps)"
+        )
     files = [str(p) for p in label_map_files(folder)]
     if not 0 <= n_validation < len(files):
-        raise ValueError(f"{folder}: {len(files)} label maps cannot hold out {n_validation} for validation "
-                         f"and keep at least one for training")
+        raise ValueError(
+            f"{folder}: {len(files)} label maps cannot hold out {n_validation} for validation "
+            f"and keep at least one for training"
+        )
     cut = len(files) - n_validation
     return {"training": files[:cut], "validation": files[cut:]}
 
@@ -68,10 +72,16 @@ class SyntheticFLAIRStream(torch.utils.data.IterableDataset):
         seed: base seed; worker ``w`` draws volumes from seeds ``seed + 1_000_003 * w + i``.
     """
 
-    def __init__(self, label_maps: str | os.PathLike | Sequence[str | os.PathLike],
-                 volume_transform: Callable | None = None, patch_transform: Callable | None = None,
-                 settings: dict[str, Any] | None = None, pool_size: int = 8, patches_per_volume: int = 4,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        label_maps: str | os.PathLike | Sequence[str | os.PathLike],
+        volume_transform: Callable | None = None,
+        patch_transform: Callable | None = None,
+        settings: dict[str, Any] | None = None,
+        pool_size: int = 8,
+        patches_per_volume: int = 4,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.label_maps = label_maps
         self.volume_transform = volume_transform
@@ -109,56 +119,78 @@ class SyntheticFLAIRStream(torch.utils.data.IterableDataset):
 
 
 def _set_key(files: Sequence[str], n: int, seed: int, settings: SynthesisSettings) -> str:
-    digest = hashlib.sha256(json.dumps({"n": n, "seed": seed, "settings": str(settings),
-                                        "maps": [(Path(f).name, Path(f).stat().st_size) for f in files]}).encode())
+    digest = hashlib.sha256(
+        json.dumps(
+            {
+                "n": n,
+                "seed": seed,
+                "settings": str(settings),
+                "maps": [(Path(f).name, Path(f).stat().st_size) for f in files],
+            }
+        ).encode()
+    )
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def synthetic_set(folder: str | os.PathLike, label_maps: str | os.PathLike | Sequence[str | os.PathLike], n: int,
-                  seed: int = 1, settings: dict[str, Any] | None = None) -> Path:
+def synthetic_set(
+    folder: str | os.PathLike,
+    label_maps: str | os.PathLike | Sequence[str | os.PathLike],
+    n: int,
+    seed: int = 1,
+    settings: dict[str, Any] | None = None,
+) -> Path:
     """Datalist of ``n`` synthetic subjects in ``folder`` (one fold, 0), generated only when missing or stale.
 
     Each subject is ``subjects/synthetic-NNN/{FLAIR,label}.nii.gz`` on the network grid (FLAIR float32, label
     uint8 with the classes of ``CLASSES``); the datalist's ``scanner`` says the slice thickness and axis.
     """
     folder = Path(folder)
-    files = [str(p) for p in label_map_files(label_maps)] if isinstance(label_maps, (str, os.PathLike)) \
+    files = (
+        [str(p) for p in label_map_files(label_maps)]
+        if isinstance(label_maps, (str, os.PathLike))
         else [str(p) for p in label_maps]
+    )
     synthesis = SynthesisSettings.from_dict(settings)
     key = _set_key(files, n, seed, synthesis)
     datalist = folder / "datalist.json"
 
-    def complete() -> bool:
-        try:
-            content = json.loads(datalist.read_text())
-        except (OSError, ValueError):
-            return False
-        return content.get("generator", {}).get("key") == key and all(
-            (folder / item[k]).is_file() for item in content["training"] for k in ("image", "label"))
-
-    if complete():
+    if is_cached(datalist, key):
         return datalist
     with folder_lock(folder):
-        if complete():
+        if is_cached(datalist, key):
             return datalist
         synthesizer = FLAIRSynthesizer(load_label_maps(files), synthesis)
         entries = []
         for index in range(n):
             sample = synthesizer(seed * 100_003 + index)
             subject = f"synthetic-{index:03d}"
-            paths = {"image": folder / "subjects" / subject / "FLAIR.nii.gz",
-                     "label": folder / "subjects" / subject / "label.nii.gz"}
+            paths = {
+                "image": folder / "subjects" / subject / "FLAIR.nii.gz",
+                "label": folder / "subjects" / subject / "label.nii.gz",
+            }
             save_nifti(sample.image, sample.affine, paths["image"], np.float32)
             save_nifti(sample.label, sample.affine, paths["label"], np.uint8)
             info = sample.info
             axis = "axial" if info["slice_axis"] == 2 else ("sagittal" if info["slice_axis"] == 0 else "coronal")
-            entries.append({**paths, "subject": subject, "fold": 0,
-                            "scanner": f"synthetic-{info['thickness_mm']:.1f}mm-{axis}",
-                            "lesion_volume_ml": round(info["lesion_volume_ml"], 3), "label_map": info["label_map"],
-                            "skull_stripped": info["skull_stripped"]})
-        write_datalist(datalist, entries, name="wmhseg-synthetic", labels=dict(enumerate(CLASSES)),
-                       description="synthetic FLAIR from label maps (wmhseg.data.synthetic.labelmaps)",
-                       generator={"key": key, "seed": seed, "label_maps": [Path(f).name for f in files]})
+            entries.append(
+                {
+                    **paths,
+                    "subject": subject,
+                    "fold": 0,
+                    "scanner": f"synthetic-{info['thickness_mm']:.1f}mm-{axis}",
+                    "lesion_volume_ml": round(info["lesion_volume_ml"], 3),
+                    "label_map": info["label_map"],
+                    "skull_stripped": info["skull_stripped"],
+                }
+            )
+        write_datalist(
+            datalist,
+            entries,
+            name="wmhseg-synthetic",
+            labels=dict(enumerate(CLASSES)),
+            description="synthetic FLAIR from label maps (wmhseg.data.synthetic.labelmaps)",
+            generator={"key": key, "seed": seed, "label_maps": [Path(f).name for f in files]},
+        )
     return datalist
