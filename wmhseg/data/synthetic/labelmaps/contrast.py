@@ -23,11 +23,11 @@ from .anatomy import tissue_group
 FLAIR_PRIOR: dict[str, tuple[float, float]] = {
     "background": (0.0, 0.0),
     "wm": (1.0, 1.0),
-    "cortex": (1.02, 1.45),
+    "cortex": (1.02, 1.3),
     "deep_grey": (0.9, 1.3),
-    "mesial_temporal": (1.05, 1.5),
+    "mesial_temporal": (1.05, 1.4),
     "cerebellum_wm": (0.85, 1.15),
-    "cerebellum_cortex": (0.95, 1.4),
+    "cerebellum_cortex": (0.95, 1.3),
     "brainstem": (0.9, 1.3),
     "brain_other": (0.8, 1.3),
     "ventricles": (0.03, 0.35),
@@ -54,10 +54,10 @@ def draw_label_means(values: np.ndarray, rng: np.random.Generator, random_contra
 
 def lesion_contrast(rng: np.random.Generator, random_contrast: bool) -> dict[str, float]:
     """Lesion intensity relative to white matter at the rim and at the centre (from barely to strongly brighter)."""
-    centre = rng.uniform(1.15, 2.3)
+    centre = rng.uniform(1.25, 2.4)
     if random_contrast and rng.uniform() < 0.3:
         centre = rng.uniform(0.3, 0.75)  # some random-contrast samples have dark lesions
-    rim = 1.0 + (centre - 1.0) * rng.uniform(0.15, 0.6)
+    rim = 1.0 + (centre - 1.0) * rng.uniform(0.3, 0.7)
     return {"rim": float(rim), "centre": float(centre), "gamma": float(rng.uniform(0.5, 2.0)),
             "rim_width": float(rng.uniform(0.3, 1.5))}
 
@@ -87,7 +87,7 @@ def add_bright_mimics(image: np.ndarray, groups: dict[str, np.ndarray], rng: np.
     if rng.uniform() < 0.5 and groups["cortex"].any():  # bright cortex patches (e.g. insula, cortical lesions)
         field = smooth_random_field(shape, (1.0, 1.0, 1.0), rng.uniform(6.0, 15.0), rng)[0]
         patch = groups["cortex"] & (field > rng.uniform(1.0, 2.0))
-        image[patch] *= np.float32(rng.uniform(1.15, 1.6))
+        image[patch] *= np.float32(rng.uniform(1.1, 1.4))
         added["bright_cortex_voxels"] = int(patch.sum())
     for name, key, n_range, radius_range, level_range in (
         ("choroid_spots", "ventricles", (0, 6), (1.0, 3.0), (0.7, 1.6)),
