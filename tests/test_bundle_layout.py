@@ -67,7 +67,9 @@ def test_verify_metadata_offline_accepts_ours_and_rejects_a_broken_copy(tmp_path
 
 
 def test_verify_net_in_out():
-    verify_net_in_out(net_id="network_def", meta_file=META, config_file=TRAIN, n=2, any=8)
+    """The metadata describes the shipped model, which the inference config builds (six classes)."""
+    verify_net_in_out(net_id="network_def", meta_file=META, config_file=str(BUNDLE / "configs" / "inference.json"), n=2,
+                      any=8)
 
 
 @pytest.fixture(scope="module")
