@@ -42,11 +42,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="wmhseg-threshold-"))
 
-    datalist = Path(synthetic_set(default_root() / "synthetic_threshold", split_label_maps(args.label_maps)["validation"],
-                                  args.subjects, seed=4))
+    datalist = Path(
+        synthetic_set(
+            default_root() / "synthetic_threshold",
+            split_label_maps(args.label_maps)["validation"],
+            args.subjects,
+            seed=4,
+        )
+    )
     items = json.loads(datalist.read_text())["training"]
-    command = [sys.executable, "-m", "wmhseg.cli", "predict", *(str(datalist.parent / i["image"]) for i in items),
-               "-o", str(work), "--no-progress", "--no-qc", "--overwrite"]
+    command = [
+        sys.executable,
+        "-m",
+        "wmhseg.cli",
+        "predict",
+        *(str(datalist.parent / i["image"]) for i in items),
+        "-o",
+        str(work),
+        "--no-progress",
+        "--no-qc",
+        "--overwrite",
+    ]
     command += ["--ckpt", str(args.ckpt)] if args.ckpt else []
     for item in args.set:
         command += ["--set", item]
@@ -69,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     dice = 2 * pooled[:, 0] / np.maximum(pooled[:, 1] + pooled[:, 2], 1)
     for k, threshold in enumerate(THRESHOLDS):
-        print(f"| {threshold:.2f} | {dice[k]:.3f} | {np.mean(per_case[k]) if per_case[k] else float('nan'):.3f} | "
-              f"{pooled[k, 1] / max(pooled[k, 2], 1):.2f} |")
+        print(
+            f"| {threshold:.2f} | {dice[k]:.3f} | {np.mean(per_case[k]) if per_case[k] else float('nan'):.3f} | "
+            f"{pooled[k, 1] / max(pooled[k, 2], 1):.2f} |"
+        )
     print(f"best pooled DSC at threshold {THRESHOLDS[int(np.argmax(dice))]:.2f}")
     return 0
 

@@ -16,7 +16,6 @@ import matplotlib.image
 import nibabel as nib
 import numpy as np
 import pytest
-
 from infer_support import (
     AFFINES,
     ANATOMY_LEVELS,
@@ -28,6 +27,7 @@ from infer_support import (
     run_bundle,
     write_nifti,
 )
+
 from wmhseg.cli import main
 from wmhseg.reporting.qc import BRAIN_COLOUR, DEEP_COLOUR, PERIVENTRICULAR_COLOUR
 
@@ -45,7 +45,9 @@ def _head() -> tuple[np.ndarray, np.ndarray]:
     data = np.where(brain, ANATOMY_LEVELS["brain"], ANATOMY_LEVELS["air"]).astype(np.float32)
     data[VENTRICLES] = ANATOMY_LEVELS["ventricles"]
     data[NEAR] = data[FAR] = ANATOMY_LEVELS["wmh"]
-    data[brain] += np.random.default_rng(0).uniform(-2, 2, int(brain.sum())).astype(np.float32)  # a FLAIR, not a label map
+    data[brain] += (
+        np.random.default_rng(0).uniform(-2, 2, int(brain.sum())).astype(np.float32)
+    )  # a FLAIR, not a label map
     return data, brain
 
 
@@ -92,12 +94,16 @@ def test_lesions_get_their_region_and_regional_volumes_add_up(anatomy_run):
     assert summary["periventricular_volume_ml"] + summary["deep_volume_ml"] == pytest.approx(summary["wmh_volume_ml"])
     _, brain = _head()
     assert summary["intracranial_volume_ml"] == pytest.approx(brain.sum() * VOXEL_ML)
-    assert summary["wmh_percent_icv"] == pytest.approx(100 * summary["wmh_volume_ml"] / summary["intracranial_volume_ml"])
+    assert summary["wmh_percent_icv"] == pytest.approx(
+        100 * summary["wmh_volume_ml"] / summary["intracranial_volume_ml"]
+    )
     cohort = read_csv(anatomy_run.parent / "summary.csv")[0]
     assert float(cohort["periventricular_volume_ml"]) == pytest.approx(_box_ml(NEAR), abs=1e-6)
     assert float(cohort["deep_volume_ml"]) == pytest.approx(_box_ml(FAR), abs=1e-6)
     assert float(cohort["intracranial_volume_ml"]) == pytest.approx(brain.sum() * VOXEL_ML, abs=1e-4)
-    assert summary["outputs"]["brain"] == "brain_mask.nii.gz" and summary["outputs"]["ventricles"] == "ventricles.nii.gz"
+    assert (
+        summary["outputs"]["brain"] == "brain_mask.nii.gz" and summary["outputs"]["ventricles"] == "ventricles.nii.gz"
+    )
 
 
 def test_qc_colours_periventricular_and_deep_lesions_and_outlines_the_brain(anatomy_run):
@@ -128,9 +134,25 @@ def test_three_class_networks_give_no_anatomy_and_undetermined_regions(tmp_path)
 
 
 def _predict(folder: Path, out: Path) -> int:
-    return main(["predict", str(folder / "head.nii.gz"), "-o", str(out), "--ckpt", str(folder / "model.pt"),
-                 "--device", "cpu", "--no-progress", "--set", f"network_def={json.dumps(ANATOMY_NET)}",
-                 "--set", "normalisation=global", "--set", "patch_size=[32,32,8]"])
+    return main(
+        [
+            "predict",
+            str(folder / "head.nii.gz"),
+            "-o",
+            str(out),
+            "--ckpt",
+            str(folder / "model.pt"),
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--set",
+            f"network_def={json.dumps(ANATOMY_NET)}",
+            "--set",
+            "normalisation=global",
+            "--set",
+            "patch_size=[32,32,8]",
+        ]
+    )
 
 
 def test_a_failed_brain_mask_write_fails_the_subject_without_partial_outputs_and_a_rerun_completes(tmp_path):

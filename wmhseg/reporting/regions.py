@@ -24,8 +24,9 @@ REGIONS = ("periventricular", "deep", "undetermined")
 DEFAULT_PERIVENTRICULAR_MM = 10.0
 
 
-def distance_to_ventricles(ventricles: np.ndarray, spacing: Sequence[float], within_mm: float
-                           ) -> tuple[np.ndarray, tuple[slice, ...]] | None:
+def distance_to_ventricles(
+    ventricles: np.ndarray, spacing: Sequence[float], within_mm: float
+) -> tuple[np.ndarray, tuple[slice, ...]] | None:
     """Distance (mm) to the nearest ventricle voxel in the box of voxels that can be within ``within_mm``, and
     that box; None without ventricles."""
     idx = np.argwhere(ventricles)
@@ -38,8 +39,13 @@ def distance_to_ventricles(ventricles: np.ndarray, spacing: Sequence[float], wit
     return ndimage.distance_transform_edt(~ventricles[box], sampling=spacing), box
 
 
-def lesion_regions(labels: np.ndarray, n: int, ventricles: np.ndarray | None, spacing: Sequence[float],
-                   distance_mm: float = DEFAULT_PERIVENTRICULAR_MM) -> list[str]:
+def lesion_regions(
+    labels: np.ndarray,
+    n: int,
+    ventricles: np.ndarray | None,
+    spacing: Sequence[float],
+    distance_mm: float = DEFAULT_PERIVENTRICULAR_MM,
+) -> list[str]:
     """Region of each lesion 1..n of ``labels`` (see the module docstring)."""
     if n == 0:
         return []

@@ -56,7 +56,9 @@ def read_subject_summary(path: str | os.PathLike) -> dict | None:
 def cohort_row(summary: dict, status: str | None = None) -> dict:
     """The ``summary.csv`` row of a subject from its summary dict."""
     row = {key: summary.get(key, "") for key in COHORT_COLUMNS}
-    row["input"] = summary.get("input", {}).get("path", "") if isinstance(summary.get("input"), dict) else summary.get("input", "")
+    row["input"] = (
+        summary.get("input", {}).get("path", "") if isinstance(summary.get("input"), dict) else summary.get("input", "")
+    )
     if isinstance(row["warnings"], (list, tuple)):
         row["warnings"] = "; ".join(row["warnings"])
     if status is not None:
