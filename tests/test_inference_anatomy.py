@@ -29,6 +29,7 @@ from infer_support import (
 )
 
 from wmhseg.cli import main
+from wmhseg.inference import anatomy_masks
 from wmhseg.reporting.qc import BRAIN_COLOUR, DEEP_COLOUR, PERIVENTRICULAR_COLOUR
 
 SHAPE = (64, 60, 12)
@@ -183,3 +184,22 @@ def test_a_missing_anatomy_output_makes_the_rerun_process_the_subject_again(tmp_
     (out / "head" / "ventricles.nii.gz").unlink()
     assert _predict(tmp_path, out) == 0
     assert read_csv(out / "summary.csv")[0]["status"] == "ok" and (out / "head" / "ventricles.nii.gz").is_file()
+
+
+def test_small_ventricle_islands_are_dropped_and_the_brain_mask_is_one_filled_component():
+    brain_prob = np.zeros((30, 30, 30), np.float32)
+    brain_prob[5:25, 5:25, 5:25] = 1.0
+    brain_prob[12:14, 12:14, 12:14] = 0.0  # a hole
+    brain_prob[0:2, 0:2, 0:2] = 1.0  # an island outside the head
+    ventricles = np.zeros_like(brain_prob)
+    ventricles[8:14, 8:20, 8:14] = 1.0  # 432 voxels
+    ventricles[20:23, 20:23, 20:23] = 1.0  # 27 voxels: under 10 % of the largest
+    ventricles[8:13, 22:24, 15:20] = 1.0  # 50 voxels: kept
+    brain, kept = anatomy_masks(brain_prob, ventricles)
+    expected_brain = np.zeros(brain_prob.shape, bool)
+    expected_brain[5:25, 5:25, 5:25] = True
+    np.testing.assert_array_equal(brain, expected_brain)
+    expected = np.zeros(brain_prob.shape, bool)
+    expected[8:14, 8:20, 8:14] = expected[8:13, 22:24, 15:20] = True
+    np.testing.assert_array_equal(kept, expected)
+

@@ -17,6 +17,8 @@ from scipy import ndimage
 
 from ..data.synthetic.labelmaps.anatomy import CLASSES, VENTRICLES, WMH
 
+VENTRICLE_MIN_FRACTION = 0.1
+"""Ventricle components smaller than this fraction of the largest are dropped (:func:`anatomy_masks`)."""
 OUTPUT_CHANNELS = ("wmh", "brain", "ventricles")
 """Channels of :func:`output_maps` for a network with the anatomy classes (the first alone otherwise)."""
 
@@ -40,7 +42,10 @@ def anatomy_masks(brain_prob: np.ndarray, ventricle_prob: np.ndarray) -> tuple[n
 
     The brain mask is the largest 6-connected component of ``brain_prob >= 0.5`` with its
     holes filled, so that it can be reused for skull stripping; the ventricle mask is
-    ``ventricle_prob >= 0.5`` inside it.  Both are boolean arrays of the input shape.
+    ``ventricle_prob >= 0.5`` inside it, keeping only its 26-connected components of at least
+    ``VENTRICLE_MIN_FRACTION`` of the largest one's volume: the lateral ventricles are one or two
+    large bodies, and the small islands are sulcal CSF or dark spots that would turn deep lesions
+    near them periventricular.  Both are boolean arrays of the input shape.
     """
     brain, n = ndimage.label(brain_prob >= 0.5)
     if n > 1:
@@ -50,4 +55,11 @@ def anatomy_masks(brain_prob: np.ndarray, ventricle_prob: np.ndarray) -> tuple[n
     else:
         brain = brain > 0
     brain = ndimage.binary_fill_holes(brain)
-    return brain, (ventricle_prob >= 0.5) & brain
+    ventricles, n = ndimage.label((ventricle_prob >= 0.5) & brain, structure=np.ones((3, 3, 3), bool))
+    if n > 1:
+        sizes = np.bincount(ventricles.ravel(), minlength=n + 1)
+        sizes[0] = 0
+        keep = sizes >= VENTRICLE_MIN_FRACTION * sizes.max()
+        keep[0] = False
+        return brain, keep[ventricles]
+    return brain, ventricles > 0
