@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "bundle" / "configs"
 TRAIN = str(CONFIGS / "train.json")
 EVALUATE = str(CONFIGS / "evaluate.json")
+INFERENCE = str(CONFIGS / "inference.json")
 MULTI_GPU = str(CONFIGS / "multi_gpu_train.json")
 QUICK = str(CONFIGS / "quick.json")
 META = str(CONFIGS / "metadata.json")

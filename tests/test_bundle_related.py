@@ -12,6 +12,7 @@ import pytest
 import torch
 from bundle_helpers import (
     EVALUATE,
+    INFERENCE,
     META,
     TRAIN,
     mlflow_runs,
@@ -97,5 +98,6 @@ def test_related_network_trains_evaluates_and_exports(preset, shared, tmp_path):
 
 @pytest.mark.parametrize("preset", RELATED_3D)
 def test_related_network_io_with_the_bundle_metadata(preset):
-    """Full-width networks, built by the bundle config from the one override, meet metadata.json's contract."""
-    verify_net_in_out("network_def", meta_file=META, config_file=TRAIN, n=2, any=16, network_preset=preset)
+    """Full-width networks, built by the bundle config from the one override, meet metadata.json's contract (the
+    shipped model's: the inference config, six classes)."""
+    verify_net_in_out("network_def", meta_file=META, config_file=INFERENCE, n=2, any=16, network_preset=preset)
