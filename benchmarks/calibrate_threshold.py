@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from eval_real_flair import predict  # noqa: E402
 
 from wmhseg.data.synthetic import default_root  # noqa: E402
 from wmhseg.data.synthetic.labelmaps import split_label_maps, synthetic_set  # noqa: E402
@@ -51,22 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     items = json.loads(datalist.read_text())["training"]
-    command = [
-        sys.executable,
-        "-m",
-        "wmhseg.cli",
-        "predict",
-        *(str(datalist.parent / i["image"]) for i in items),
-        "-o",
-        str(work),
-        "--no-progress",
-        "--no-qc",
-        "--overwrite",
-    ]
-    command += ["--ckpt", str(args.ckpt)] if args.ckpt else []
-    for item in args.set:
-        command += ["--set", item]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    predict([datalist.parent / i["image"] for i in items], work, args.ckpt, args.set, "--no-qc")
 
     pooled = np.zeros((len(THRESHOLDS), 3))  # intersection, predicted, reference
     per_case = [[] for _ in THRESHOLDS]

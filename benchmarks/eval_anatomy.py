@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +25,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from eval_real_flair import predict  # noqa: E402
 
 from wmhseg.data.synthetic import default_root  # noqa: E402
 from wmhseg.data.synthetic.labelmaps import split_label_maps, synthetic_set  # noqa: E402
@@ -35,14 +37,6 @@ from wmhseg.reporting.lesions import label_lesions, lesion_table  # noqa: E402
 from wmhseg.reporting.regions import lesion_regions, regional_volumes  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
-
-
-def predict(inputs: list[Path], out: Path, ckpt: Path | None, overrides: list[str]) -> None:
-    command = [sys.executable, "-m", "wmhseg.cli", "predict", *map(str, inputs), "-o", str(out), "--no-progress",
-               "--no-prob", "--overwrite"] + (["--ckpt", str(ckpt)] if ckpt else [])
-    for item in overrides:
-        command += ["--set", item]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
 def _read(path: Path) -> np.ndarray:
@@ -68,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="wmhseg-eval-anatomy-"))
 
-    datalist = synthetic_set(default_root() / "synthetic_test", split_label_maps(args.label_maps)["validation"],
-                             args.subjects, seed=3)
+    datalist = synthetic_set(
+        default_root() / "synthetic_test", split_label_maps(args.label_maps)["validation"], args.subjects, seed=3
+    )
     items = json.loads(Path(datalist).read_text())["training"]
     images = [Path(datalist).parent / item["image"] for item in items]
-    predict(images, work / "synthetic", args.ckpt, args.set)
+    predict(images, work / "synthetic", args.ckpt, args.set, "--no-prob")
     print("| synthetic case | slices | ventricle DSC | brain-mask DSC | PV ml (true / pred) | deep ml (true / pred) |")
     print("|---|---|---|---|---|---|")
     rows = []
@@ -84,18 +79,28 @@ def main(argv: list[str] | None = None) -> int:
             out = next(p for p in (work / "synthetic").iterdir() if p.is_dir() and item["subject"] in p.name)
         summary = json.loads((out / "summary.json").read_text())
         truth = true_regions(label, label_img.affine)
-        row = {"ventricles": dice(label == VENTRICLES, _read(out / "ventricles.nii.gz") > 0),
-               "brain": dice(label > 0, _read(out / "brain_mask.nii.gz") > 0),
-               "pv_true": truth["periventricular_volume_ml"], "pv_pred": summary["periventricular_volume_ml"] or 0.0,
-               "deep_true": truth["deep_volume_ml"], "deep_pred": summary["deep_volume_ml"] or 0.0}
+        row = {
+            "ventricles": dice(label == VENTRICLES, _read(out / "ventricles.nii.gz") > 0),
+            "brain": dice(label > 0, _read(out / "brain_mask.nii.gz") > 0),
+            "pv_true": truth["periventricular_volume_ml"],
+            "pv_pred": summary["periventricular_volume_ml"] or 0.0,
+            "deep_true": truth["deep_volume_ml"],
+            "deep_pred": summary["deep_volume_ml"] or 0.0,
+        }
         rows.append(row)
-        print(f"| {item['subject']} | {item['scanner']} | {row['ventricles']:.3f} | {row['brain']:.3f} | "
-              f"{row['pv_true']:.2f} / {row['pv_pred']:.2f} | {row['deep_true']:.2f} / {row['deep_pred']:.2f} |")
-    print(f"| **mean** | | {np.mean([r['ventricles'] for r in rows]):.3f} | {np.mean([r['brain'] for r in rows]):.3f}"
-          f" | MAE {np.mean([abs(r['pv_true'] - r['pv_pred']) for r in rows]):.2f} | "
-          f"MAE {np.mean([abs(r['deep_true'] - r['deep_pred']) for r in rows]):.2f} |")
+        print(
+            f"| {item['subject']} | {item['scanner']} | {row['ventricles']:.3f} | {row['brain']:.3f} | "
+            f"{row['pv_true']:.2f} / {row['pv_pred']:.2f} | {row['deep_true']:.2f} / {row['deep_pred']:.2f} |"
+        )
+    print(
+        f"| **mean** | | {np.mean([r['ventricles'] for r in rows]):.3f} | {np.mean([r['brain'] for r in rows]):.3f}"
+        f" | MAE {np.mean([abs(r['pv_true'] - r['pv_pred']) for r in rows]):.2f} | "
+        f"MAE {np.mean([abs(r['deep_true'] - r['deep_pred']) for r in rows]):.2f} |"
+    )
 
-    cases = sorted(p for p in args.real.glob("patient*") if (p / "FLAIR.nii.gz").is_file()) if args.real.is_dir() else []
+    cases = (
+        sorted(p for p in args.real.glob("patient*") if (p / "FLAIR.nii.gz").is_file()) if args.real.is_dir() else []
+    )
     if cases:
         folder = work / "real_inputs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             if not link.exists():
                 link.symlink_to((case / "FLAIR.nii.gz").resolve())
             inputs.append(link)
-        predict(inputs, work / "real", args.ckpt, args.set)
+        predict(inputs, work / "real", args.ckpt, args.set, "--no-prob")
         print("\n| real case | brain-mask DSC vs non-zero region | ICV ml | WMH % of ICV | PV ml | deep ml |")
         print("|---|---|---|---|---|---|")
         scores = []
@@ -114,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             summary = json.loads((out / "summary.json").read_text())
             score = dice(_read(case / "FLAIR.nii.gz") != 0, _read(out / "brain_mask.nii.gz") > 0)
             scores.append(score)
-            print(f"| {case.name} | {score:.3f} | {summary['intracranial_volume_ml']:.0f} | "
-                  f"{summary['wmh_percent_icv']:.2f} | {summary['periventricular_volume_ml'] or 0.0:.2f} | "
-                  f"{summary['deep_volume_ml'] or 0.0:.2f} |")
+            print(
+                f"| {case.name} | {score:.3f} | {summary['intracranial_volume_ml']:.0f} | "
+                f"{summary['wmh_percent_icv']:.2f} | {summary['periventricular_volume_ml'] or 0.0:.2f} | "
+                f"{summary['deep_volume_ml'] or 0.0:.2f} |"
+            )
         print(f"| **mean** | {np.mean(scores):.3f} | | | | |")
     print(f"outputs in {work}")
     return 0

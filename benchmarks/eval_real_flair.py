@@ -85,6 +85,26 @@ def write_protocols(data: Path, work: Path, protocols: dict[str, tuple[float, fl
     return datalists
 
 
+def predict(inputs: list[Path], out: Path, ckpt: Path | None, overrides: list[str], *flags: str) -> None:
+    """Segment ``inputs`` into ``out`` with the product itself (``wmhseg predict``, every subject redone)."""
+    command = [
+        sys.executable,
+        "-m",
+        "wmhseg.cli",
+        "predict",
+        *map(str, inputs),
+        "-o",
+        str(out),
+        "--no-progress",
+        "--overwrite",
+        *flags,
+    ]
+    command += ["--ckpt", str(ckpt)] if ckpt else []
+    for item in overrides:
+        command += ["--set", item]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
 def evaluate(pred: Path, datalist: Path) -> list[dict]:
     subprocess.run(
         [sys.executable, "-m", "wmhseg.cli", "evaluate", "--pred", str(pred), "--ref", str(datalist), "--quiet"],
@@ -146,24 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 np.uint8,
             )
         model_dir = work / name / "model"
-        command = [
-            sys.executable,
-            "-m",
-            "wmhseg.cli",
-            "predict",
-            str(work / name / "flair"),
-            "-o",
-            str(model_dir),
-            "--no-progress",
-            "--no-qc",
-            "--no-prob",
-            "--overwrite",
-        ]
-        command += ["--ckpt", str(args.ckpt)] if args.ckpt else []
-        for item in args.set:
-            command += ["--set", item]
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        predict([work / name / "flair"], model_dir, args.ckpt, args.set, "--no-qc", "--no-prob")
         seconds = (time.perf_counter() - start) / max(len(content["training"]), 1)
         for method, folder in (("model", model_dir), (f"threshold k={k:.2f}", baseline_dir)):
             for row in evaluate(folder, datalist):

@@ -16,6 +16,7 @@ import torch
 from scipy import ndimage
 
 from ..data.synthetic.labelmaps.anatomy import CLASSES, VENTRICLES, WMH
+from ..reporting.lesions import CONNECTIVITY_26
 
 VENTRICLE_MIN_FRACTION = 0.1
 """Ventricle components smaller than this fraction of the largest are dropped (:func:`anatomy_masks`)."""
@@ -47,19 +48,21 @@ def anatomy_masks(brain_prob: np.ndarray, ventricle_prob: np.ndarray) -> tuple[n
     large bodies, and the small islands are sulcal CSF or dark spots that would turn deep lesions
     near them periventricular.  Both are boolean arrays of the input shape.
     """
-    brain, n = ndimage.label(brain_prob >= 0.5)
-    if n > 1:
-        sizes = np.bincount(brain.ravel(), minlength=n + 1)
-        sizes[0] = 0
-        brain = brain == int(np.argmax(sizes))
-    else:
-        brain = brain > 0
-    brain = ndimage.binary_fill_holes(brain)
-    ventricles, n = ndimage.label((ventricle_prob >= 0.5) & brain, structure=np.ones((3, 3, 3), bool))
-    if n > 1:
-        sizes = np.bincount(ventricles.ravel(), minlength=n + 1)
-        sizes[0] = 0
-        keep = sizes >= VENTRICLE_MIN_FRACTION * sizes.max()
-        keep[0] = False
-        return brain, keep[ventricles]
-    return brain, ventricles > 0
+    brain = ndimage.binary_fill_holes(
+        _large_components(brain_prob >= 0.5, ndimage.generate_binary_structure(3, 1), 1.0)
+    )
+    ventricles = _large_components((ventricle_prob >= 0.5) & brain, CONNECTIVITY_26, VENTRICLE_MIN_FRACTION)
+    return brain, ventricles
+
+
+def _large_components(mask: np.ndarray, structure: np.ndarray, min_fraction: float) -> np.ndarray:
+    """The connected components of ``mask`` with at least ``min_fraction`` of the largest one's voxels (1.0: the
+    largest)."""
+    labels, n = ndimage.label(mask, structure=structure)
+    if n <= 1:
+        return labels > 0
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    keep = sizes >= min_fraction * sizes.max()
+    keep[0] = False
+    return keep[labels]

@@ -210,7 +210,7 @@ class SubjectWriter:
         volume_ml = n_voxels * voxel_ml
         icv_ml = float(brain.sum()) * voxel_ml if brain is not None else None
         regional = (
-            regional_volumes([row["voxels"] * voxel_ml for row in rows], regions)
+            regional_volumes([row["volume_ml"] for row in rows], regions)
             if ventricles is not None and ventricles.any()
             else {"periventricular_volume_ml": None, "deep_volume_ml": None, "undetermined_volume_ml": volume_ml}
         )

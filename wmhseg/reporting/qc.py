@@ -199,12 +199,16 @@ def render_qc(
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
     crop = head_box(flair_ras)
     flair_ras = flair_ras[crop]
-    mask_ras = to_ras(np.asarray(mask, dtype=bool), affine)[0][crop]
-    outlines = [] if brain is None else [(to_ras(np.asarray(brain, dtype=bool), affine)[0][crop], BRAIN_COLOUR)]
+
+    def cropped(volume: np.ndarray) -> np.ndarray:
+        return to_ras(np.asarray(volume, dtype=bool), affine)[0][crop]
+
+    mask_ras = cropped(mask)
+    outlines = [] if brain is None else [(cropped(brain), BRAIN_COLOUR)]
     if periventricular is None:
         outlines.append((mask_ras, OUTLINE_COLOUR))
     else:
-        pv_ras = to_ras(np.asarray(periventricular, dtype=bool), affine)[0][crop]
+        pv_ras = cropped(periventricular)
         outlines += [(pv_ras, PERIVENTRICULAR_COLOUR), (mask_ras & ~pv_ras, DEEP_COLOUR)]
     slices = pick_slices(flair_ras, n_slices)
     labels = [f"z {k}  ({int(mask_ras[:, :, k].sum())} vox)" for k in slices]
