@@ -9,7 +9,18 @@ import monai
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import CONFIGS, EVALUATE, LOGGING, META, REPO, TRAIN, error_chain, tiny_overrides, write_phantom_set
+from bundle_helpers import (
+    CONFIGS,
+    EVALUATE,
+    INFERENCE,
+    LOGGING,
+    META,
+    REPO,
+    TRAIN,
+    error_chain,
+    tiny_overrides,
+    write_phantom_set,
+)
 from ignite.engine import Engine
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
 
@@ -68,8 +79,7 @@ def test_verify_metadata_offline_accepts_ours_and_rejects_a_broken_copy(tmp_path
 
 def test_verify_net_in_out():
     """The metadata describes the shipped model, which the inference config builds (six classes)."""
-    verify_net_in_out(net_id="network_def", meta_file=META, config_file=str(BUNDLE / "configs" / "inference.json"), n=2,
-                      any=8)
+    verify_net_in_out(net_id="network_def", meta_file=META, config_file=INFERENCE, n=2, any=8)
 
 
 @pytest.fixture(scope="module")

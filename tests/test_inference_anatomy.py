@@ -46,9 +46,8 @@ def _head() -> tuple[np.ndarray, np.ndarray]:
     data = np.where(brain, ANATOMY_LEVELS["brain"], ANATOMY_LEVELS["air"]).astype(np.float32)
     data[VENTRICLES] = ANATOMY_LEVELS["ventricles"]
     data[NEAR] = data[FAR] = ANATOMY_LEVELS["wmh"]
-    data[brain] += (
-        np.random.default_rng(0).uniform(-2, 2, int(brain.sum())).astype(np.float32)
-    )  # a FLAIR, not a label map
+    # a FLAIR, not a label map
+    data[brain] += np.random.default_rng(0).uniform(-2, 2, int(brain.sum())).astype(np.float32)
     return data, brain
 
 
@@ -202,4 +201,3 @@ def test_small_ventricle_islands_are_dropped_and_the_brain_mask_is_one_filled_co
     expected = np.zeros(brain_prob.shape, bool)
     expected[8:14, 8:20, 8:14] = expected[8:13, 22:24, 15:20] = True
     np.testing.assert_array_equal(kept, expected)
-

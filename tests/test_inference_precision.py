@@ -98,21 +98,19 @@ def test_channels_last_touches_only_the_3d_convolutions():
     assert out.dtype == torch.float32 and out.shape[2:] == (32, 32, 4)
 
 
-def _default_network_options() -> dict:
-    """The bundle's own ``network_options`` (the shipped model's head)."""
+def _inference_config() -> ConfigParser:
+    """The bundle's inference config, unparsed."""
     parser = ConfigParser()
     parser.read_config(str(INFERENCE_JSON))
-    return parser.get_parsed_content("network_options")
+    return parser
 
 
 def _default_network_checkpoint(path: Path) -> Path:
     """The shipped model when it exists, else random weights of the bundle's default network."""
     if SHIPPED_MODEL.is_file():
         return SHIPPED_MODEL
-    parser = ConfigParser()
-    parser.read_config(str(INFERENCE_JSON))
     torch.manual_seed(0)
-    torch.save(parser.get_parsed_content("network_def").state_dict(), path)
+    torch.save(_inference_config().get_parsed_content("network_def").state_dict(), path)
     return path
 
 
@@ -144,7 +142,7 @@ def test_bf16_and_fp32_agree_on_the_real_cases(tmp_path, ljubljana_dir):
                 tmp_path / name,
                 str(datalist),
                 ckpt,
-                network_options=_default_network_options(),
+                network_options=_inference_config().get_parsed_content("network_options"),
                 patch_size=None,
                 normalisation="zscore_brain",
                 precision=name,
