@@ -11,15 +11,16 @@ depend on them.  Every measurement is a fresh subprocess, so that its peak resid
 is its own and its network runs cold, as in a real run:
 
 - ``ours``: the bundle's defaults (``--precision auto``: bf16 with channels-last on CPUs with native bf16;
-  windows planned under ``memory_budget_mb``), end to end through the bundle workflow;
+  the network over the head's bounding box only, ``crop_foreground``; windows planned under
+  ``memory_budget_mb``), end to end through the bundle workflow;
 - ``limit``: one bf16 channels-last forward of the same network over the whole network grid (padded to its
   size contract) and nothing else; the first forward of its process (the one comparable with ours), and a
   second, warm one for reference;
-- ``today``: the settings before window planning and precision, through the same pipeline: fp32,
-  256×256×32 windows, overlap 0.5, gaussian blending;
-- ``nnunet``: nnU-Net v2's default prediction settings with the same network and pipeline: fp32, tiles of
-  the training patch (256×256×32), tile step 0.5, gaussian weighting, mirroring on all three axes (8 passes
-  per tile), run by nnU-Net's own ``nnUNetPredictor.predict_sliding_window_return_logits`` when
+- ``today``: the settings before window planning, precision and cropping, through the same pipeline: fp32,
+  256×256×32 windows over the whole grid, overlap 0.5, gaussian blending;
+- ``nnunet``: nnU-Net v2's default prediction settings with the same network and pipeline (whose crop to the
+  head stands for nnU-Net's crop to the non-zero region): fp32, tiles of the training patch (256×256×32), tile
+  step 0.5, gaussian weighting, mirroring on all three axes (8 passes per tile), run by nnU-Net's own ``nnUNetPredictor.predict_sliding_window_return_logits`` when
   ``nnunetv2`` is installed (``pip install -e ".[bench]"``), else emulated with MONAI windows and flips
   (the output says which).
 
@@ -68,7 +69,7 @@ CASES = {
 TODAY_PATCH = [256, 256, 32]
 MODES = {
     "ours": {},
-    "today": {"precision": "fp32", "patch_size": TODAY_PATCH, "overlap": 0.5},
+    "today": {"precision": "fp32", "patch_size": TODAY_PATCH, "overlap": 0.5, "crop_foreground": False},
     "nnunet": {"precision": "fp32", "patch_size": TODAY_PATCH},
 }
 """Bundle overrides of each pipeline setting (``nnunet`` also replaces the inferer)."""
@@ -345,9 +346,11 @@ def report(case: str, shape, results: dict) -> None:
     ours, limit = results["ours"][0], results.get("limit")
     t = ours["timing"]
     windows = ours["runtime"]["windows"]
+    crop = windows.get("crop")
     print(
         f"\n{case}: {'x'.join(map(str, shape))} voxels; ours: {ours['runtime']['precision']}, "
-        f"{windows['count']} window(s) of {'x'.join(map(str, windows['roi_size']))}"
+        f"{windows['count']} window(s) of {'x'.join(map(str, windows['roi_size']))} over "
+        + ("the whole network grid" if crop is None else f"the head's box {'x'.join(str(b - a) for a, b in crop)}")
     )
     stages = {
         "check": t["check"],

@@ -16,6 +16,7 @@ import matplotlib.image
 import nibabel as nib
 import numpy as np
 import pytest
+from scipy import ndimage
 from infer_support import (
     AFFINES,
     ANATOMY_LEVELS,
@@ -201,3 +202,17 @@ def test_small_ventricle_islands_are_dropped_and_the_brain_mask_is_one_filled_co
     expected = np.zeros(brain_prob.shape, bool)
     expected[8:14, 8:20, 8:14] = expected[8:13, 22:24, 15:20] = True
     np.testing.assert_array_equal(kept, expected)
+
+
+def test_the_brain_mask_fills_what_scipy_fills_on_the_whole_grid():
+    """Holes are filled on the brain's bounding box only: cavities open to its faces must stay open."""
+    rng = np.random.default_rng(0)
+    brain_prob = np.zeros((40, 36, 30), np.float32)
+    brain_prob[8:30, 6:28, 4:26] = 1.0
+    for x, y, z in zip(rng.integers(7, 28, 40), rng.integers(5, 26, 40), rng.integers(3, 24, 40)):
+        brain_prob[x : x + 3, y : y + 3, z : z + 3] = 0.0  # some inside (holes), some through a face (open)
+    assert ndimage.label(brain_prob >= 0.5)[1] == 1
+    expected = ndimage.binary_fill_holes(brain_prob >= 0.5)
+    assert 0 < int(expected.sum() - (brain_prob >= 0.5).sum()) and not expected.all()
+    brain, _ = anatomy_masks(brain_prob, np.zeros_like(brain_prob))
+    np.testing.assert_array_equal(brain, expected)

@@ -30,6 +30,7 @@ from monai.inferers import SlidingWindowInferer
 from wmhseg.inference import (
     ProbabilitySlidingWindowInferer,
     activation_bytes_per_voxel,
+    foreground_box,
     peak_activation_bytes,
     plan_windows,
     size_multiple,
@@ -141,6 +142,47 @@ def test_a_small_budget_splits_into_blended_windows(tiny_net, one_torch_thread):
     assert float((a - b).abs().mean()) < 0.05  # the same network, other context at the window borders
 
 
+def test_foreground_box_is_the_head_and_its_margin_within_the_image():
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.uniform(0, 2, (1, 1, 40, 30, 12)).astype(np.float32))  # air noise: 2 % of the head
+    x[0, 0, 10:20, 5:25, 3:9] = 100.0
+    x[0, 0, 12, 6, 4] = -20.0  # an interpolation undershoot inside the head
+    assert foreground_box(x) == (slice(10, 20), slice(5, 25), slice(3, 9))
+    assert foreground_box(x, margin=(2, 3, 1)) == (slice(8, 22), slice(2, 28), slice(2, 10))
+    assert foreground_box(x, margin=8) == (slice(2, 28), slice(0, 30), slice(0, 12))
+    assert foreground_box(x, margin=(20, 20, 20)) is None  # the whole image: nothing to crop
+    assert foreground_box(torch.zeros(1, 1, 8, 8, 4)) is None
+
+
+def test_cropped_inference_is_the_box_alone_with_background_around_it(tiny_net, one_torch_thread):
+    x = torch.zeros(1, 1, 45, 37, 7)
+    x[..., 10:30, 8:28, 1:6] = 3.0 + 0.1 * torch.randn(1, 1, 20, 20, 5, generator=torch.Generator().manual_seed(0))
+    cropped = ProbabilitySlidingWindowInferer(memory_budget_mb=64, crop_foreground=True, crop_margin=(2, 2, 0))
+    whole = ProbabilitySlidingWindowInferer(memory_budget_mb=64)
+    with torch.no_grad():
+        out = cropped(x, tiny_net)
+        box = (slice(8, 32), slice(6, 30), slice(1, 6))
+        alone = whole(x[(slice(None), slice(None), *box)], tiny_net)
+    assert cropped.last_crop == box and cropped.last_plan.roi_size == (24, 24, 5)
+    assert out.shape == (1, 3, 45, 37, 7)
+    torch.testing.assert_close(out[(slice(None), slice(None), *box)], alone)
+    outside = torch.ones(45, 37, 7, dtype=torch.bool)
+    outside[box] = False
+    assert bool((out[0, 0][outside] == 1).all()) and bool((out[0, 1:][:, outside] == 0).all())
+
+
+def test_bundle_crops_a_head_in_a_large_field_of_view_and_maps_the_mask_back(tmp_path):
+    padding = ((20, 12), (16, 8), (4, 2))
+    src = write_nifti(tmp_path / "las.nii.gz", np.pad(phantom(), padding), AFFINES["LAS"])
+    ckpt = intensity_checkpoint(tmp_path / "model.pt")
+    assert run_bundle(tmp_path / "out", [str(src)], ckpt, patch_size=None) is None
+    folder = tmp_path / "out" / "las"
+    np.testing.assert_array_equal(np.asarray(nib.load(folder / "wmh_mask.nii.gz").dataobj), np.pad(blob_mask(), padding))
+    windows = json.loads((folder / "summary.json").read_text())["runtime"]["windows"]
+    (x0, x1), (y0, y1), (z0, z1) = windows["crop"]  # network grid, RAS: the LAS x axis is flipped
+    assert x1 - x0 < 72 and y1 - y0 < 60 and z1 - z0 < 16 and windows["roi_size"][0] < 72
+
+
 def test_bundle_default_segments_the_whole_volume_in_one_window(tmp_path):
     src = write_nifti(tmp_path / "las.nii.gz", phantom(), AFFINES["LAS"])
     assert (
@@ -149,7 +191,7 @@ def test_bundle_default_segments_the_whole_volume_in_one_window(tmp_path):
     folder = tmp_path / "out" / "las"
     np.testing.assert_array_equal(np.asarray(nib.load(folder / "wmh_mask.nii.gz").dataobj), blob_mask())
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["runtime"]["windows"] == {"planned": True, "roi_size": [40, 36, 10], "count": 1}
+    assert summary["runtime"]["windows"] == {"planned": True, "roi_size": [40, 36, 10], "count": 1, "crop": None}
     assert summary["config"]["patch_size"] is None and summary["config"]["memory_budget_mb"] == 1536
     stages = {
         "check",

@@ -79,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overlap", type=float, help="overlap of neighbouring windows when there are several, 0 to <1 (default 0.125)"
     )
     parser.add_argument("--sw-batch-size", type=int, help="windows per forward pass (default 1)")
+    parser.add_argument(
+        "--no-crop", action="store_true", help="run the network over the whole grid, not the head's bounding box only"
+    )
     parser.add_argument("--tta", action="store_true", help="test-time augmentation: average over a flip of each axis")
     parser.add_argument("--no-prob", action="store_true", help="do not write wmh_prob.nii.gz")
     parser.add_argument("--no-qc", action="store_true", help="do not write qc.png")
@@ -122,6 +125,7 @@ def config_overrides(args: argparse.Namespace, bundle: Path) -> dict[str, Any]:
         "periventricular_mm": args.periventricular_mm,
         "overlap": args.overlap,
         "sw_batch_size": args.sw_batch_size,
+        "crop_foreground": False if args.no_crop else None,
         "num_workers": args.workers,
         "tta_flips": TTA_FLIPS if args.tta else None,
         "save_prob": False if args.no_prob else None,

@@ -8,7 +8,7 @@ from .anatomy import OUTPUT_CHANNELS, anatomy_masks, output_maps
 from .batch import COHORT_FILE, OUTPUT_FILES, SUMMARY_FILE, BatchRun, Subject, SubjectsFailedError
 from .bundle import bundle_version, default_bundle_dir
 from .checkpoint import CheckpointError, checkpoint_info, load_network_weights, read_checkpoint
-from .inferer import ProbabilitySlidingWindowInferer
+from .inferer import ProbabilitySlidingWindowInferer, foreground_box
 from .inputs import (
     check_brain_mask,
     check_image,
@@ -28,6 +28,7 @@ __all__ = [
     "OUTPUT_CHANNELS",
     "OUTPUT_FILES",
     "ProbabilitySlidingWindowInferer",
+    "foreground_box",
     "SUMMARY_FILE",
     "Subject",
     "SubjectWriter",

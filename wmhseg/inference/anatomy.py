@@ -48,11 +48,42 @@ def anatomy_masks(brain_prob: np.ndarray, ventricle_prob: np.ndarray) -> tuple[n
     large bodies, and the small islands are sulcal CSF or dark spots that would turn deep lesions
     near them periventricular.  Both are boolean arrays of the input shape.
     """
-    brain = ndimage.binary_fill_holes(
-        _large_components(brain_prob >= 0.5, ndimage.generate_binary_structure(3, 1), 1.0)
-    )
-    ventricles = _large_components((ventricle_prob >= 0.5) & brain, CONNECTIVITY_26, VENTRICLE_MIN_FRACTION)
+    brain = brain_prob >= 0.5
+    ventricles = np.zeros_like(brain)
+    box = _bounding_box(brain)
+    if box is None:
+        return brain, ventricles
+    # both masks lie inside the brain's bounding box, and everything outside it is background connected to the
+    # image border, so labelling and hole filling on the box alone give the same masks at a fraction of the cost
+    inner = _fill_holes(_large_components(brain[box], ndimage.generate_binary_structure(3, 1), 1.0))
+    brain[box] = inner
+    ventricles[box] = _large_components((ventricle_prob[box] >= 0.5) & inner, CONNECTIVITY_26, VENTRICLE_MIN_FRACTION)
     return brain, ventricles
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every background region that does not reach the array's border filled.
+
+    What ``scipy.ndimage.binary_fill_holes`` gives (6-connected background), by one labelling of the
+    background instead of its iterated dilation: about ten times faster on a brain mask.
+    """
+    background, _ = ndimage.label(~mask)
+    faces = [background[(slice(None),) * axis + (end,)] for axis in range(mask.ndim) for end in (0, -1)]
+    outside = np.zeros(int(background.max()) + 1, dtype=bool)
+    outside[np.unique(np.concatenate([f.ravel() for f in faces]))] = True
+    outside[0] = False
+    return ~outside[background]
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """The smallest box holding every true voxel of ``mask``, or None when it has none."""
+    if not mask.any():
+        return None
+    box = []
+    for axis in range(mask.ndim):
+        hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return tuple(box)
 
 
 def _large_components(mask: np.ndarray, structure: np.ndarray, min_fraction: float) -> np.ndarray:

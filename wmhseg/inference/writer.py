@@ -151,6 +151,8 @@ class SubjectWriter:
             if plan is not None
             else {"planned": False, "roi_size": list(fixed) if fixed is not None else None}
         )
+        crop = getattr(inferer, "last_crop", None)
+        windows["crop"] = [[c.start, c.stop] for c in crop] if crop is not None else None
         return {
             "device": str(getattr(engine.state, "device", None)),
             "precision": network.precision if isinstance(network, PrecisionNetwork) else "fp32",
