@@ -16,7 +16,6 @@ import matplotlib.image
 import nibabel as nib
 import numpy as np
 import pytest
-from scipy import ndimage
 from infer_support import (
     AFFINES,
     ANATOMY_LEVELS,
@@ -28,6 +27,7 @@ from infer_support import (
     run_bundle,
     write_nifti,
 )
+from scipy import ndimage
 
 from wmhseg.cli import main
 from wmhseg.inference import anatomy_masks

@@ -177,7 +177,9 @@ def test_bundle_crops_a_head_in_a_large_field_of_view_and_maps_the_mask_back(tmp
     ckpt = intensity_checkpoint(tmp_path / "model.pt")
     assert run_bundle(tmp_path / "out", [str(src)], ckpt, patch_size=None) is None
     folder = tmp_path / "out" / "las"
-    np.testing.assert_array_equal(np.asarray(nib.load(folder / "wmh_mask.nii.gz").dataobj), np.pad(blob_mask(), padding))
+    np.testing.assert_array_equal(
+        np.asarray(nib.load(folder / "wmh_mask.nii.gz").dataobj), np.pad(blob_mask(), padding)
+    )
     windows = json.loads((folder / "summary.json").read_text())["runtime"]["windows"]
     (x0, x1), (y0, y1), (z0, z1) = windows["crop"]  # network grid, RAS: the LAS x axis is flipped
     assert x1 - x0 < 72 and y1 - y0 < 60 and z1 - z0 < 16 and windows["roi_size"][0] < 72

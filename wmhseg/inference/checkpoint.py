@@ -42,9 +42,11 @@ def _unreadable(path: Path, err: Exception) -> str:
     text = str(err)
     pickled = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
     if pickled:
-        return (f"holds a pickled Python object ({pickled.group(1)}), not a state_dict of weights, and only weights "
-                "are loaded (torch.load with weights_only=True, for safety); re-save it from a trusted session with "
-                "`torch.save(model.state_dict(), PATH)`")
+        return (
+            f"holds a pickled Python object ({pickled.group(1)}), not a state_dict of weights, and only weights "
+            "are loaded (torch.load with weights_only=True, for safety); re-save it from a trusted session with "
+            "`torch.save(model.state_dict(), PATH)`"
+        )
     with open(path, "rb") as stream:
         head = stream.read(4)
     if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
@@ -63,8 +65,10 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise CheckpointError(f"no trained weights at {path}: {TRAIN_HINT}")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: is empty (0 bytes), not a checkpoint; it was probably cut off while being "
-                              f"written or copied; {TRAIN_HINT}")
+        raise CheckpointError(
+            f"{path}: is empty (0 bytes), not a checkpoint; it was probably cut off while being "
+            f"written or copied; {TRAIN_HINT}"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and weights-only errors of every kind
@@ -78,13 +82,15 @@ def _state_dict(checkpoint: object, path: Path, key: str | None) -> Mapping[str,
         checkpoint = checkpoint[key]
     elif isinstance(checkpoint, Mapping):
         # {"model": state_dict, ...} as saved with several objects; {"network": ...} is the training's latest.pt
-        checkpoint = next((checkpoint[k] for k in ("model", "network") if isinstance(checkpoint.get(k), Mapping)),
-                          checkpoint)
+        checkpoint = next(
+            (checkpoint[k] for k in ("model", "network") if isinstance(checkpoint.get(k), Mapping)), checkpoint
+        )
     if not isinstance(checkpoint, Mapping) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise CheckpointError(f"{path}: is not a network state_dict (a mapping of parameter names to tensors); "
-                              f"{TRAIN_HINT}")
+        raise CheckpointError(
+            f"{path}: is not a network state_dict (a mapping of parameter names to tensors); {TRAIN_HINT}"
+        )
     if checkpoint and all(k.startswith("module.") for k in checkpoint):  # saved from DistributedDataParallel
-        checkpoint = {k[len("module."):]: v for k, v in checkpoint.items()}
+        checkpoint = {k[len("module.") :]: v for k, v in checkpoint.items()}
     return checkpoint
 
 
@@ -120,29 +126,44 @@ def _mismatch(network: nn.Module, state: Mapping[str, torch.Tensor], path: Path)
     expected = network.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    shapes = {k: (tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items()
-              if k in state and state[k].shape != v.shape}
+    shapes = {
+        k: (tuple(state[k].shape), tuple(v.shape))
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    }
     if not (missing or unexpected or shapes):
         return None
     name = type(network).__name__
     if not (missing or unexpected):
         classes = _class_counts(shapes)
         if classes is not None:
-            return (f"{path}: has the wrong number of classes for the network {name}: the checkpoint's output head "
-                    f"has {classes[0]} classes, the network's {classes[1]}; set the network's out_channels to "
-                    f"{classes[0]} (`--set network_options={{\"out_channels\": {classes[0]}}}` with wmhseg predict, "
-                    f"`--network_options#out_channels {classes[0]}` with the bundle), or use a checkpoint trained "
-                    f"for {classes[1]} classes")
+            return (
+                f"{path}: has the wrong number of classes for the network {name}: the checkpoint's output head "
+                f"has {classes[0]} classes, the network's {classes[1]}; set the network's out_channels to "
+                f'{classes[0]} (`--set network_options={{"out_channels": {classes[0]}}}` with wmhseg predict, '
+                f"`--network_options#out_channels {classes[0]}` with the bundle), or use a checkpoint trained "
+                f"for {classes[1]} classes"
+            )
         examples = ", ".join(f"{k} {a} vs {b}" for k, (a, b) in list(shapes.items())[:3])
-        return (f"{path}: has the layers of the network {name} but other widths ({len(shapes)} tensors of another "
-                f"shape, e.g. {examples}); {NETWORK_HINT}")
-    parts = [f"{len(names)} {label} (e.g. {', '.join(names[:3])})"
-             for label, names in (("missing", missing), ("unexpected", unexpected)) if names]
+        return (
+            f"{path}: has the layers of the network {name} but other widths ({len(shapes)} tensors of another "
+            f"shape, e.g. {examples}); {NETWORK_HINT}"
+        )
+    parts = [
+        f"{len(names)} {label} (e.g. {', '.join(names[:3])})"
+        for label, names in (("missing", missing), ("unexpected", unexpected))
+        if names
+    ]
     presets = _presets_with_layers(set(state))
-    fits = (f"its layers are those of the preset{'s' if len(presets) > 1 else ''} {' or '.join(presets)}"
-            if presets else "its layers are those of none of the registered presets")
-    return f"{path}: does not fit the network {name}, it was trained with another network ({'; '.join(parts)}); " \
-           f"{fits}; {NETWORK_HINT}"
+    fits = (
+        f"its layers are those of the preset{'s' if len(presets) > 1 else ''} {' or '.join(presets)}"
+        if presets
+        else "its layers are those of none of the registered presets"
+    )
+    return (
+        f"{path}: does not fit the network {name}, it was trained with another network ({'; '.join(parts)}); "
+        f"{fits}; {NETWORK_HINT}"
+    )
 
 
 def load_network_weights(network: nn.Module, path: str | os.PathLike, key: str | None = None) -> nn.Module:
