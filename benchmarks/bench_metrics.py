@@ -112,9 +112,7 @@ def main() -> None:
         start = time.perf_counter()
         official = official_scores(ref_image, pred_image)
         official_time = time.perf_counter() - start
-        diff = max(
-            0.0 if (math.isnan(fast[k]) and math.isnan(v)) else abs(fast[k] - v) for k, v in official.items()
-        )
+        diff = max(0.0 if (math.isnan(fast[k]) and math.isnan(v)) else abs(fast[k] - v) for k, v in official.items())
         median = statistics.median(fast_times)
         wmh_ml = float((ref == 1).sum()) * float(np.prod(spacing)) / 1000
         print(f"{name:<13} {'x'.join(map(str, shape)):<13} {wmh_ml:>7.1f} {median:>7.3f} {official_time:>7.2f} "

@@ -58,13 +58,24 @@ def data_wait(label_maps: Path, iterations: int, warmup: int, threads: int) -> t
     with tempfile.TemporaryDirectory() as scratch:
         workflow = ConfigWorkflow(
             config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "synthetic.json")],
-            meta_file=str(CONFIGS / "metadata.json"), logging_file=False, workflow_type="train",
-            run_id="training", bundle_root=scratch, label_maps_dir=str(label_maps), epochs=1,
-            epoch_length=iterations + warmup, val_interval=1000, experiment_name="bench_synthetic",
-            validation_subjects=1, validation_dir=str(Path(scratch) / "validation"))
+            meta_file=str(CONFIGS / "metadata.json"),
+            logging_file=False,
+            workflow_type="train",
+            run_id="training",
+            bundle_root=scratch,
+            label_maps_dir=str(label_maps),
+            epochs=1,
+            epoch_length=iterations + warmup,
+            val_interval=1000,
+            experiment_name="bench_synthetic",
+            validation_subjects=1,
+            validation_dir=str(Path(scratch) / "validation"),
+        )
         workflow.initialize()
-        settings = {k: workflow.parser.get_parsed_content(k) for k in
-                    ("patch_size", "batch_size", "pool_size", "patches_per_volume", "num_workers", "precision")}
+        settings = {
+            k: workflow.parser.get_parsed_content(k)
+            for k in ("patch_size", "batch_size", "pool_size", "patches_per_volume", "num_workers", "precision")
+        }
         timer = IterationTimer(workflow.parser.get_parsed_content("train#trainer"))
         workflow.run()
         workflow.finalize()
@@ -82,20 +93,28 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the trainer")
     args = parser.parse_args()
 
-    files = split_label_maps(args.label_maps)["training"][:args.maps]
+    files = split_label_maps(args.label_maps)["training"][: args.maps]
     load_s, volume_s, shape = generator_rate(files, args.volumes)
-    print(f"generator: {load_s:.2f} s to load one label map; {volume_s:.2f} s per volume on 1 thread "
-          f"(mean network-grid shape {shape}) = {1 / volume_s:.2f} volumes/s per core")
+    print(
+        f"generator: {load_s:.2f} s to load one label map; {volume_s:.2f} s per volume on 1 thread "
+        f"(mean network-grid shape {shape}) = {1 / volume_s:.2f} volumes/s per core"
+    )
     total, wait, compute, settings = data_wait(args.label_maps, args.iterations, args.warmup, args.threads)
     per_iteration_patches = settings["batch_size"]
     patches_s = settings["patches_per_volume"] / volume_s
-    print(f"rolling pool of {settings['pool_size']} volumes, {settings['patches_per_volume']} patches per new volume: "
-          f"{patches_s:.2f} training patches/s per core; training needs {per_iteration_patches / total:.2f} "
-          f"patches/s ({per_iteration_patches} per iteration)")
-    print(f"training ({settings['patch_size']}, batch {settings['batch_size']}, precision {settings['precision']}, "
-          f"{settings['num_workers']} loader worker, {args.threads} trainer threads, torch {torch.__version__}):")
-    print(f"  {total:.3f} s/iteration, data wait {wait:.3f} s ({100 * wait / total:.1f} % of the iteration), "
-          f"compute {compute:.3f} s")
+    print(
+        f"rolling pool of {settings['pool_size']} volumes, {settings['patches_per_volume']} patches per new volume: "
+        f"{patches_s:.2f} training patches/s per core; training needs {per_iteration_patches / total:.2f} "
+        f"patches/s ({per_iteration_patches} per iteration)"
+    )
+    print(
+        f"training ({settings['patch_size']}, batch {settings['batch_size']}, precision {settings['precision']}, "
+        f"{settings['num_workers']} loader worker, {args.threads} trainer threads, torch {torch.__version__}):"
+    )
+    print(
+        f"  {total:.3f} s/iteration, data wait {wait:.3f} s ({100 * wait / total:.1f} % of the iteration), "
+        f"compute {compute:.3f} s"
+    )
 
 
 if __name__ == "__main__":

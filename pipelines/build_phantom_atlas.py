@@ -104,8 +104,15 @@ def build(wheel: Path | None) -> dict[str, np.ndarray]:
         smooth = ndi.gaussian_filter(volume.astype(np.float32), sigma) if kind == "probability" else volume
         # outside the template: no tissue, far from ventricles and WM, far outside the brain
         fill = {"probability": 0.0, "distance": 0.0 if name == "wm_depth" else 1e3}[kind]
-        res = ndi.affine_transform(smooth.astype(np.float32), to_source[:3, :3], to_source[:3, 3],
-                                   output_shape=shape, order=1, mode="constant", cval=fill)
+        res = ndi.affine_transform(
+            smooth.astype(np.float32),
+            to_source[:3, :3],
+            to_source[:3, 3],
+            output_shape=shape,
+            order=1,
+            mode="constant",
+            cval=fill,
+        )
         scale = 255.0 if kind == "probability" else 1.0 / DISTANCE_STEP_MM
         out[name] = np.clip(np.rint(res * scale), 0, 255).astype(np.uint8)
     out["_affine"] = out_affine
@@ -130,14 +137,20 @@ def save(maps: dict[str, np.ndarray], folder: Path) -> Path:
     _write_atomic(folder / f"{STEM}.nii.gz", gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
     sidecar = {
         "source": "MNI ICBM152 2009a nonlinear symmetric: T1 template (brain mask) and GM/WM probability maps, "
-                  "as shipped in the nilearn 0.14.1 wheel (nilearn/datasets/data/*_09a_converted.nii.gz)",
+        "as shipped in the nilearn 0.14.1 wheel (nilearn/datasets/data/*_09a_converted.nii.gz)",
         "built_by": "pipelines/build_phantom_atlas.py",
         "voxel_mm": VOXEL_MM,
         "space": "MNI world coordinates (RAS mm)",
-        "channels": [{"name": n, "kind": k, "meaning": m,
-                      "scale": 1 / 255 if k == "probability" else DISTANCE_STEP_MM,
-                      "unit": "probability" if k == "probability" else "mm (255 stored means at least 25.5 mm)"}
-                     for n, (k, m) in CHANNELS.items()],
+        "channels": [
+            {
+                "name": n,
+                "kind": k,
+                "meaning": m,
+                "scale": 1 / 255 if k == "probability" else DISTANCE_STEP_MM,
+                "unit": "probability" if k == "probability" else "mm (255 stored means at least 25.5 mm)",
+            }
+            for n, (k, m) in CHANNELS.items()
+        ],
         "decode": "physical value = stored uint8 value * scale",
         "licence": "ICBM152_2009a_LICENSE.txt",
     }
@@ -147,8 +160,12 @@ def save(maps: dict[str, np.ndarray], folder: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nilearn-wheel", type=Path, default=None,
-                        help="read the templates from this wheel file instead of the installed nilearn")
+    parser.add_argument(
+        "--nilearn-wheel",
+        type=Path,
+        default=None,
+        help="read the templates from this wheel file instead of the installed nilearn",
+    )
     parser.add_argument("--output", type=Path, default=ASSETS, help="folder to write the atlas into")
     args = parser.parse_args(argv)
     path = save(build(args.nilearn_wheel), args.output)

@@ -29,14 +29,50 @@ from wmhseg.data.synthetic.acquisition import reorient  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "ljubljana_ms_mni" / "patient19"
 PHANTOMS = [  # (title, make_phantom arguments)
-    ("phantom, 1 mm iso, stripped, 45 ml", dict(seed=21, protocol="iso1mm", lesion_volume_ml=45.0,
-                                               skull_stripped=True, other_pathology=False, orientation="LAS")),
-    ("phantom, Utrecht grid, 12 ml", dict(seed=5, protocol="utrecht", lesion_volume_ml=12.0, skull_stripped=False,
-                                          other_pathology=False, orientation="LPS")),
-    ("phantom, GE3T grid, 25 ml + infarct", dict(seed=8, protocol="ge3t", lesion_volume_ml=25.0, skull_stripped=False,
-                                                 other_pathology=True, orientation="RAS")),
-    ("phantom, 0.5x0.5x6 mm, 70 ml", dict(seed=3, protocol="thick6mm", lesion_volume_ml=70.0, skull_stripped=True,
-                                          other_pathology=False, orientation="LPS")),
+    (
+        "phantom, 1 mm iso, stripped, 45 ml",
+        dict(
+            seed=21,
+            protocol="iso1mm",
+            lesion_volume_ml=45.0,
+            skull_stripped=True,
+            other_pathology=False,
+            orientation="LAS",
+        ),
+    ),
+    (
+        "phantom, Utrecht grid, 12 ml",
+        dict(
+            seed=5,
+            protocol="utrecht",
+            lesion_volume_ml=12.0,
+            skull_stripped=False,
+            other_pathology=False,
+            orientation="LPS",
+        ),
+    ),
+    (
+        "phantom, GE3T grid, 25 ml + infarct",
+        dict(
+            seed=8,
+            protocol="ge3t",
+            lesion_volume_ml=25.0,
+            skull_stripped=False,
+            other_pathology=True,
+            orientation="RAS",
+        ),
+    ),
+    (
+        "phantom, 0.5x0.5x6 mm, 70 ml",
+        dict(
+            seed=3,
+            protocol="thick6mm",
+            lesion_volume_ml=70.0,
+            skull_stripped=True,
+            other_pathology=False,
+            orientation="LPS",
+        ),
+    ),
 ]
 
 
@@ -62,8 +98,11 @@ def _panel(ax_top, ax_bottom, image, label, spacing, z, title) -> None:
         if (labels == value).any():
             ax_bottom.contour(labels == value, levels=[0.5], colors=colour, linewidths=0.6)
     ax_top.set_title(title, fontsize=9)
-    ax_bottom.set_xlabel(f"{image.shape[0]}x{image.shape[1]}x{image.shape[2]}, "
-                         f"{spacing[0]:.2f}x{spacing[1]:.2f}x{spacing[2]:.1f} mm, slice {z}", fontsize=7)
+    ax_bottom.set_xlabel(
+        f"{image.shape[0]}x{image.shape[1]}x{image.shape[2]}, "
+        f"{spacing[0]:.2f}x{spacing[1]:.2f}x{spacing[2]:.1f} mm, slice {z}",
+        fontsize=7,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     fig, axes = plt.subplots(2, len(panels), figsize=(3.2 * len(panels), 7.0), squeeze=False)
     for column, (image, label, spacing, title) in enumerate(panels):
         _panel(axes[0, column], axes[1, column], image, label, spacing, _slice_with_most(label), title)
-    fig.suptitle("Synthetic FLAIR phantoms (wmhseg.data.synthetic) next to a real FLAIR; bottom: labels "
-                 "(red WMH / MS lesion, cyan other pathology). RAS display: anterior up, right on the right.",
-                 fontsize=9)
+    fig.suptitle(
+        "Synthetic FLAIR phantoms (wmhseg.data.synthetic) next to a real FLAIR; bottom: labels "
+        "(red WMH / MS lesion, cyan other pathology). RAS display: anterior up, right on the right.",
+        fontsize=9,
+    )
     fig.tight_layout()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.output, dpi=110)

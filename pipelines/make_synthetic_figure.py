@@ -49,8 +49,9 @@ def _panel(ax, image, label, spacing, title) -> None:
     z = int(np.argmax(counts)) if counts.any() else label.shape[2] // 2
     section, labels = image[:, :, z].T, label[:, :, z].T
     vmax = np.percentile(image[image > 0], 99.5) if (image > 0).any() else 1.0
-    ax.imshow(section, cmap="gray", origin="lower", vmin=0, vmax=vmax, aspect=spacing[1] / spacing[0],
-              interpolation="nearest")
+    ax.imshow(
+        section, cmap="gray", origin="lower", vmin=0, vmax=vmax, aspect=spacing[1] / spacing[0], interpolation="nearest"
+    )
     for value, colour in ((1, "red"), (2, "cyan")):
         if (labels == value).any():
             ax.contour(labels == value, levels=[0.5], colors=colour, linewidths=0.5)
@@ -62,11 +63,15 @@ def _panel(ax, image, label, spacing, title) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--label-maps", type=Path, default=SHARED / "synthseg_label_maps",
-                        help="folder of FreeSurfer label maps (default: ../shared/data/synthseg_label_maps)")
+    parser.add_argument(
+        "--label-maps",
+        type=Path,
+        default=SHARED / "synthseg_label_maps",
+        help="folder of FreeSurfer label maps (default: ../shared/data/synthseg_label_maps)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "synthetic_vs_real_flair.png")
     args = parser.parse_args(argv)
-    maps = load_label_maps(sorted(args.label_maps.glob("*.nii*"))[:len(SYNTHETIC)])
+    maps = load_label_maps(sorted(args.label_maps.glob("*.nii*"))[: len(SYNTHETIC)])
     synthesizer = FLAIRSynthesizer(maps)
     columns: list[list] = []
     for case in sorted(REAL.glob("patient*")) if REAL.is_dir() else []:
@@ -75,23 +80,32 @@ def main(argv: list[str] | None = None) -> int:
         lesion = np.asarray(nib.load(case / "lesion.nii.gz").dataobj)
         thick = degrade(image, flair.affine, (1.0, 1.0, 6.0))
         thick_lesion = degrade(lesion, flair.affine, (1.0, 1.0, 6.0), is_mask=True)[0]
-        columns.append([(*_ras(image, lesion, flair.affine), f"real {case.name}, 1 mm"),
-                        (*_ras(thick[0], thick_lesion, thick[1]), f"real {case.name}, 6 mm slabs")])
+        columns.append(
+            [
+                (*_ras(image, lesion, flair.affine), f"real {case.name}, 1 mm"),
+                (*_ras(thick[0], thick_lesion, thick[1]), f"real {case.name}, 6 mm slabs"),
+            ]
+        )
     for seed, overrides in SYNTHETIC:
         column = []
         for thickness in (1.0, 6.0):
             sample = synthesizer(seed, slice_axis=2, thickness_mm=thickness, **overrides)
             info = sample.info
-            title = (f"synthetic {info['label_map'][-2:]}, {thickness:.0f} mm, {info['lesion_volume_ml']:.0f} ml"
-                     f"{', random contrast' if info['random_contrast'] else ''}")
+            title = (
+                f"synthetic {info['label_map'][-2:]}, {thickness:.0f} mm, {info['lesion_volume_ml']:.0f} ml"
+                f"{', random contrast' if info['random_contrast'] else ''}"
+            )
             column.append((*_ras(sample.image, sample.label, sample.affine), title))
         columns.append(column)
     fig, axes = plt.subplots(2, len(columns), figsize=(2.4 * len(columns), 6.0), squeeze=False)
     for c, column in enumerate(columns):
         for r, (image, label, spacing, title) in enumerate(column):
             _panel(axes[r, c], image, label, spacing, title)
-    fig.suptitle("Synthetic FLAIR from real label maps (wmhseg.data.synthetic.labelmaps) beside real FLAIR "
-                 "(Ljubljana MS); red: WMH / MS lesion, cyan: other pathology", fontsize=8)
+    fig.suptitle(
+        "Synthetic FLAIR from real label maps (wmhseg.data.synthetic.labelmaps) beside real FLAIR "
+        "(Ljubljana MS); red: WMH / MS lesion, cyan: other pathology",
+        fontsize=8,
+    )
     fig.tight_layout()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.output, dpi=120)

@@ -60,8 +60,10 @@ def scanner_phantoms(tmp_path_factory) -> Path:
     grids, in three folds: small volumes keep every bundle run of the pipeline tests to seconds."""
     from wmhseg.data.synthetic import Protocol, generate_phantoms
 
-    grids = [Protocol(name, (80, 80, 24), (2.4, 2.4, 6.0), description="coarse test grid")
-             for name in ("utrecht", "singapore", "ge3t")]
+    grids = [
+        Protocol(name, (80, 80, 24), (2.4, 2.4, 6.0), description="coarse test grid")
+        for name in ("utrecht", "singapore", "ge3t")
+    ]
     return generate_phantoms(tmp_path_factory.mktemp("scanner_phantoms"), 6, seed=3, protocols=grids, num_folds=3)
 
 
@@ -81,10 +83,25 @@ def paper_study(tmp_path_factory, scanner_phantoms):
     (root / "store").mkdir()
     tracking_uri = f"sqlite:///{root / 'store' / 'mlruns.db'}"
     start = time.perf_counter()
-    process = run_pipeline("reproduce_tables.py", "--budget", "tiny", "--datalist", scanner_phantoms,
-                           "--work-dir", root / "work", "--tracking-uri", tracking_uri, timeout=900)
-    return SimpleNamespace(process=process, tracking_uri=tracking_uri, experiment="wmhseg-paper",
-                           work_dir=root / "work", seconds=time.perf_counter() - start)
+    process = run_pipeline(
+        "reproduce_tables.py",
+        "--budget",
+        "tiny",
+        "--datalist",
+        scanner_phantoms,
+        "--work-dir",
+        root / "work",
+        "--tracking-uri",
+        tracking_uri,
+        timeout=900,
+    )
+    return SimpleNamespace(
+        process=process,
+        tracking_uri=tracking_uri,
+        experiment="wmhseg-paper",
+        work_dir=root / "work",
+        seconds=time.perf_counter() - start,
+    )
 
 
 # ---------------------------------------------------------------- label maps for the synthetic generator

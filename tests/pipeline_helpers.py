@@ -23,8 +23,14 @@ def pipeline_env(**extra: str) -> dict[str, str]:
 
 def run_pipeline(script: str, *args, timeout: float = 600) -> subprocess.CompletedProcess:
     """``python pipelines/<script> args...`` from the repository root, output captured."""
-    return subprocess.run([sys.executable, str(REPO / "pipelines" / script), *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, env=pipeline_env(), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(REPO / "pipelines" / script), *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=pipeline_env(),
+        timeout=timeout,
+    )
 
 
 def run_main(script: str, *args) -> int:

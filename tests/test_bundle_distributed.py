@@ -5,7 +5,17 @@ from __future__ import annotations
 import subprocess
 
 import torch
-from bundle_helpers import MULTI_GPU, PYTHON, TRAIN, cli_args, mlflow_runs, sqlite_uri, subprocess_env, tiny_overrides, write_phantom_set
+from bundle_helpers import (
+    MULTI_GPU,
+    PYTHON,
+    TRAIN,
+    cli_args,
+    mlflow_runs,
+    sqlite_uri,
+    subprocess_env,
+    tiny_overrides,
+    write_phantom_set,
+)
 from mlflow import MlflowClient
 
 

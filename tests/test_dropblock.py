@@ -10,7 +10,6 @@ from monai.networks.layers.factories import Dropout
 
 from wmhseg.networks.layers import DropBlock, DropBlock2d, DropBlock3d
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

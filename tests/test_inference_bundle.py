@@ -16,8 +16,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from monai.transforms import LoadImage
-
 from infer_support import (
     AFFINES,
     BLOB,
@@ -33,6 +31,8 @@ from infer_support import (
     write_itk,
     write_nifti,
 )
+from monai.transforms import LoadImage
+
 from wmhseg.inference import CheckpointError
 from wmhseg.io import sha256_file
 
@@ -66,18 +66,26 @@ def cohort(tmp_path_factory):
     paths = {}
     for subject, (name, suffix) in GOOD.items():
         path = inputs / f"{subject}{suffix}"
-        paths[subject] = write_itk(path, data, AFFINES[name]) if suffix != ".nii.gz" else write_nifti(path, data, AFFINES[name])
+        paths[subject] = (
+            write_itk(path, data, AFFINES[name]) if suffix != ".nii.gz" else write_nifti(path, data, AFFINES[name])
+        )
     # a 4D NIfTI holding one volume, with different sform and qform codes
-    paths["single4d"] = write_nifti(inputs / "single4d.nii.gz", data[..., None], AFFINES["LAS"], sform_code=2, qform_code=1)
+    paths["single4d"] = write_nifti(
+        inputs / "single4d.nii.gz", data[..., None], AFFINES["LAS"], sform_code=2, qform_code=1
+    )
     four = sitk.GetImageFromArray(np.ascontiguousarray(data.transpose(2, 1, 0))[None], isVector=False)  # t, z, y, x
     four.SetSpacing((1.0, 1.0, 3.0, 1.0))  # identity direction: LPS voxel order
     paths["single4d_mha"] = inputs / "single4d_mha.mha"
     sitk.WriteImage(four, str(paths["single4d_mha"]))
     # thick-slice 2D FLAIR (0.5 x 0.5 x 6 mm) and 1 mm isotropic 3D FLAIR, same anatomy in mm
     thick_blob = (slice(16, 28), slice(20, 30), slice(2, 3))
-    paths["thick"] = write_nifti(inputs / "thick.nii.gz", phantom((80, 72, 5), thick_blob), affine(np.diag([0.5, 0.5, 6.0]), (0, 0, 0)))
+    paths["thick"] = write_nifti(
+        inputs / "thick.nii.gz", phantom((80, 72, 5), thick_blob), affine(np.diag([0.5, 0.5, 6.0]), (0, 0, 0))
+    )
     iso_blob = (slice(8, 14), slice(10, 15), slice(9, 18))
-    paths["iso"] = write_nifti(inputs / "iso.nii.gz", phantom((40, 36, 30), iso_blob), affine(np.diag([1.0, 1.0, 1.0]), (0, 0, 0)))
+    paths["iso"] = write_nifti(
+        inputs / "iso.nii.gz", phantom((40, 36, 30), iso_blob), affine(np.diag([1.0, 1.0, 1.0]), (0, 0, 0))
+    )
 
     (inputs / "unreadable.nii.gz").write_bytes(b"this is not a NIfTI file")
     write_nifti(inputs / "flat2d.nii.gz", data[:, :, 0], np.eye(4))
@@ -115,8 +123,20 @@ def test_outputs_lie_on_the_input_grid_with_the_input_header(cohort, subject):
     if source.name.endswith(".nii.gz"):
         src = nib.load(source).header
         for img in (mask_img, prob_img):
-            for field in ("sform_code", "qform_code", "srow_x", "srow_y", "srow_z", "quatern_b", "quatern_c",
-                          "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z", "xyzt_units"):
+            for field in (
+                "sform_code",
+                "qform_code",
+                "srow_x",
+                "srow_y",
+                "srow_z",
+                "quatern_b",
+                "quatern_c",
+                "quatern_d",
+                "qoffset_x",
+                "qoffset_y",
+                "qoffset_z",
+                "xyzt_units",
+            ):
                 np.testing.assert_array_equal(img.header[field], src[field], err_msg=field)
             np.testing.assert_array_equal(img.header["pixdim"][1:4], src["pixdim"][1:4])
     else:  # ITK input: NIfTI on the same grid, scanner-coded sform and qform
@@ -124,7 +144,9 @@ def test_outputs_lie_on_the_input_grid_with_the_input_header(cohort, subject):
         np.testing.assert_allclose(mask_img.header.get_qform(), mask_img.header.get_sform(), atol=1e-4)
 
 
-@pytest.mark.parametrize("subject", [s for s, (name, _) in GOOD.items() if name in EXACT] + ["single4d", "single4d_mha"])
+@pytest.mark.parametrize(
+    "subject", [s for s, (name, _) in GOOD.items() if name in EXACT] + ["single4d", "single4d_mha"]
+)
 def test_mask_is_the_bright_blob_in_native_voxel_order(cohort, subject):
     mask = np.asarray(nib.load(cohort["out"] / subject / "wmh_mask.nii.gz").dataobj)
     np.testing.assert_array_equal(mask, blob_mask())
@@ -230,16 +252,30 @@ def test_implausible_inputs_are_segmented_and_flagged_in_summaries_and_log(tmp_p
     head = affine(np.diag([2.0, 2.0, 4.5]), (-96.0, -112.0, -72.0))  # 192 x 224 x 144 mm: a plausible FLAIR grid
     inputs = {
         "plausible": write_nifti(tmp_path / "plausible.nii.gz", phantom((96, 112, 32), head_blob), head),
-        "coarse": write_nifti(tmp_path / "coarse.nii.gz", phantom((24, 24, 16), (slice(8, 12),) * 3),
-                              affine(np.diag([10.0, 10.0, 10.0]), (0.0, 0.0, 0.0))),
-        "empty": write_nifti(tmp_path / "empty.nii.gz",
-                             np.pad(phantom((20, 20, 6), (slice(8, 12),) * 2 + (slice(2, 4),)), ((38, 38), (46, 46), (13, 13))),
-                             head),
+        "coarse": write_nifti(
+            tmp_path / "coarse.nii.gz",
+            phantom((24, 24, 16), (slice(8, 12),) * 3),
+            affine(np.diag([10.0, 10.0, 10.0]), (0.0, 0.0, 0.0)),
+        ),
+        "empty": write_nifti(
+            tmp_path / "empty.nii.gz",
+            np.pad(phantom((20, 20, 6), (slice(8, 12),) * 2 + (slice(2, 4),)), ((38, 38), (46, 46), (13, 13))),
+            head,
+        ),
     }
     expected = {"plausible": [], "coarse": ["coarse voxels of 10x10x10 mm"], "empty": ["mostly empty"]}
     with caplog.at_level("INFO", logger="wmhseg.inference"):
-        assert run_bundle(tmp_path / "out", [str(p) for p in inputs.values()], intensity_checkpoint(tmp_path / "m.pt"),
-                          patch_size=[64, 64, 16], overlap=0.0, save_qc=False) is None
+        assert (
+            run_bundle(
+                tmp_path / "out",
+                [str(p) for p in inputs.values()],
+                intensity_checkpoint(tmp_path / "m.pt"),
+                patch_size=[64, 64, 16],
+                overlap=0.0,
+                save_qc=False,
+            )
+            is None
+        )
     rows = {row["subject"]: row for row in read_csv(tmp_path / "out" / "summary.csv")}
     for subject, texts in expected.items():
         summary = json.loads((tmp_path / "out" / subject / "summary.json").read_text())
@@ -266,8 +302,12 @@ def test_output_off_the_input_grid_is_refused(tmp_path):
     """Without the inversion the probability map lies on the network grid: the subject must fail, nothing written."""
     src = write_nifti(tmp_path / "lps.nii.gz", phantom(), AFFINES["LPS"])
     no_invert = {"_target_": "Lambdad", "keys": "pred", "func": "$lambda p: p[1:2]"}
-    failure = run_bundle(tmp_path / "out", [str(src)], intensity_checkpoint(tmp_path / "model.pt"),
-                         **{"postprocessing#transforms": [no_invert]})
+    failure = run_bundle(
+        tmp_path / "out",
+        [str(src)],
+        intensity_checkpoint(tmp_path / "model.pt"),
+        **{"postprocessing#transforms": [no_invert]},
+    )
     assert failure is not None and "not on the input's grid" in str(failure)
     assert not (tmp_path / "out" / "lps" / "wmh_mask.nii.gz").exists()
 
@@ -280,8 +320,12 @@ def test_brain_mask_from_a_datalist_restricts_the_mask(tmp_path):
     brain[:, :, 4:] = 0  # cuts the blob (slices 3-5) to its first slice
     write_nifti(tmp_path / "brain.nii.gz", brain, AFFINES["LAS"])
     write_nifti(tmp_path / "shifted.nii.gz", brain, AFFINES["RAS"])
-    datalist = {"test": [{"image": "a.nii.gz", "subject": "with_mask", "brain_mask": "brain.nii.gz"},
-                         {"image": "b.nii.gz", "subject": "wrong_mask", "brain_mask": "shifted.nii.gz"}]}
+    datalist = {
+        "test": [
+            {"image": "a.nii.gz", "subject": "with_mask", "brain_mask": "brain.nii.gz"},
+            {"image": "b.nii.gz", "subject": "wrong_mask", "brain_mask": "shifted.nii.gz"},
+        ]
+    }
     (tmp_path / "datalist.json").write_text(json.dumps(datalist))
     failure = run_bundle(tmp_path / "out", str(tmp_path / "datalist.json"), intensity_checkpoint(tmp_path / "model.pt"))
     expected = blob_mask()
@@ -319,8 +363,10 @@ def test_mismatched_checkpoint_names_the_problem(tmp_path):
 def test_tiny_saunet_with_flip_tta_runs_through_the_bundle(tmp_path):
     src = write_itk(tmp_path / "s.mha", phantom(), AFFINES["oblique"])
     ckpt = tiny_saunet_checkpoint(tmp_path / "saunet.pt")
-    assert run_bundle(tmp_path / "out", [str(src)], ckpt, network_options=TINY_SAUNET, tta_flips=[[0], [1]],
-                      threshold=0.3) is None
+    assert (
+        run_bundle(tmp_path / "out", [str(src)], ckpt, network_options=TINY_SAUNET, tta_flips=[[0], [1]], threshold=0.3)
+        is None
+    )
     summary = json.loads((tmp_path / "out" / "s" / "summary.json").read_text())
     assert summary["config"]["tta_flips"] == [[0], [1]]
     prob = np.asarray(nib.load(tmp_path / "out" / "s" / "wmh_prob.nii.gz").dataobj)
@@ -329,8 +375,12 @@ def test_tiny_saunet_with_flip_tta_runs_through_the_bundle(tmp_path):
 
 def test_real_ljubljana_case(tmp_path, ljubljana_dir):
     flair = ljubljana_dir / "patient07" / "FLAIR.nii.gz"
-    assert run_bundle(tmp_path / "out", [str(flair)], intensity_checkpoint(tmp_path / "model.pt"),
-                      patch_size=[128, 128, 32]) is None
+    assert (
+        run_bundle(
+            tmp_path / "out", [str(flair)], intensity_checkpoint(tmp_path / "model.pt"), patch_size=[128, 128, 32]
+        )
+        is None
+    )
     folder = tmp_path / "out" / "FLAIR"
     src, mask_img = nib.load(flair), nib.load(folder / "wmh_mask.nii.gz")
     assert mask_img.shape == src.shape

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from infer_support import AFFINES, affine, phantom, write_itk, write_nifti
+
 from wmhseg.inference import check_brain_mask, check_image, discover_inputs, network_grid_shape
 from wmhseg.io import ImageFileError, NativeImage
 
@@ -25,8 +25,13 @@ def test_files_folders_globs_and_name_collisions(tmp_path):
     assert [e["subject"] for e in entries] == ["FLAIR", "other"]
     assert all(e["image"].startswith(str(tmp_path)) for e in entries)
     # the same file twice is one subject; a missing file is kept so that the run reports it
-    entries = discover_inputs([tmp_path / "patient07" / "FLAIR.nii.gz", str(tmp_path / "patient07" / "FLAIR.nii.gz"),
-                               tmp_path / "absent.nii.gz"])
+    entries = discover_inputs(
+        [
+            tmp_path / "patient07" / "FLAIR.nii.gz",
+            str(tmp_path / "patient07" / "FLAIR.nii.gz"),
+            tmp_path / "absent.nii.gz",
+        ]
+    )
     assert [e["subject"] for e in entries] == ["FLAIR", "absent"]
     with pytest.raises(ValueError, match="holds no image files"):
         discover_inputs(tmp_path)
@@ -37,12 +42,17 @@ def test_files_folders_globs_and_name_collisions(tmp_path):
 def test_datalist_entries_and_brain_masks(tmp_path):
     write_nifti(tmp_path / "a.nii.gz", phantom(), np.eye(4))
     write_nifti(tmp_path / "a_brain.nii.gz", np.ones((40, 36, 10), np.uint8), np.eye(4))
-    datalist = {"training": [{"image": "a.nii.gz", "label": "a_label.nii.gz", "subject": "sub/01", "fold": 0}],
-                "test": [{"image": "a.nii.gz", "subject": "t1", "brain_mask": "a_brain.nii.gz"},
-                         {"image": "a.nii.gz", "subject": "t1"}]}
+    datalist = {
+        "training": [{"image": "a.nii.gz", "label": "a_label.nii.gz", "subject": "sub/01", "fold": 0}],
+        "test": [
+            {"image": "a.nii.gz", "subject": "t1", "brain_mask": "a_brain.nii.gz"},
+            {"image": "a.nii.gz", "subject": "t1"},
+        ],
+    }
     (tmp_path / "list.json").write_text(json.dumps(datalist))
     assert discover_inputs(tmp_path / "list.json", datalist_key="training") == [
-        {"image": str(tmp_path / "a.nii.gz"), "subject": "sub_01"}]
+        {"image": str(tmp_path / "a.nii.gz"), "subject": "sub_01"}
+    ]
     with pytest.raises(ValueError, match="not unique"):  # "test" is the default list; its ids collide here
         discover_inputs(tmp_path / "list.json")
     with pytest.raises(ValueError, match="has no 'validation' list"):
@@ -64,7 +74,9 @@ def test_datalist_entries_and_brain_masks(tmp_path):
     ],
 )
 def test_check_image_refuses_with_one_line(tmp_path, name, data, aff, reason):
-    path = write_nifti(tmp_path / f"{name}.nii.gz", data.astype(np.float32), aff, qform_code=0 if name == "singular" else 1)
+    path = write_nifti(
+        tmp_path / f"{name}.nii.gz", data.astype(np.float32), aff, qform_code=0 if name == "singular" else 1
+    )
     with pytest.raises(ImageFileError) as info:
         check_image(path, target_spacing=(1.0, 1.0, 3.0))
     message = str(info.value)
@@ -103,7 +115,11 @@ HEAD_AFFINE = affine(np.diag([2.0, 2.0, 4.5]), (-96.0, -112.0, -72.0))
     [
         ("binary_uint8", (phantom() > 500).astype(np.uint8), "2 distinct values (0, 1)"),
         ("wmh_labels_float", (phantom() > 50).astype(np.float32) + (phantom() > 500), "3 distinct values (0, 1, 2)"),
-        ("six_classes", (np.indices(phantom().shape).sum(0) // 7 % 6).astype(np.int16), "6 distinct values (0, 1, 2, 3, 4, 5)"),
+        (
+            "six_classes",
+            (np.indices(phantom().shape).sum(0) // 7 % 6).astype(np.int16),
+            "6 distinct values (0, 1, 2, 3, 4, 5)",
+        ),
     ],
 )
 def test_masks_and_label_maps_are_refused(tmp_path, name, data, values):
@@ -116,8 +132,11 @@ def test_masks_and_label_maps_are_refused(tmp_path, name, data, values):
 
 
 def test_integer_flair_with_many_values_is_accepted(tmp_path):
-    path = write_nifti(tmp_path / "int16.nii.gz", np.round(phantom(HEAD_SHAPE, (slice(40, 50),) * 2 + (slice(10, 14),))
-                                                           ).astype(np.int16), HEAD_AFFINE)
+    path = write_nifti(
+        tmp_path / "int16.nii.gz",
+        np.round(phantom(HEAD_SHAPE, (slice(40, 50),) * 2 + (slice(10, 14),))).astype(np.int16),
+        HEAD_AFFINE,
+    )
     image, warnings = check_image(path)
     assert image.shape == HEAD_SHAPE and warnings == []
 
@@ -129,16 +148,37 @@ def _head(blob: bool = True) -> np.ndarray:
 @pytest.mark.parametrize(
     "name, data, aff, expected",
     [
-        ("coarse_10mm", phantom((24, 24, 16)), affine(np.diag([10.0, 10.0, 10.0]), (0, 0, 0)),
-         ["coarse voxels of 10x10x10 mm"]),
-        ("thick_9mm", phantom((192, 224, 16)), affine(np.diag([1.0, 1.0, 9.0]), (0, 0, 0)), ["coarse voxels of 1x1x9 mm"]),
+        (
+            "coarse_10mm",
+            phantom((24, 24, 16)),
+            affine(np.diag([10.0, 10.0, 10.0]), (0, 0, 0)),
+            ["coarse voxels of 10x10x10 mm"],
+        ),
+        (
+            "thick_9mm",
+            phantom((192, 224, 16)),
+            affine(np.diag([1.0, 1.0, 9.0]), (0, 0, 0)),
+            ["coarse voxels of 1x1x9 mm"],
+        ),
         ("few_cm", phantom(), AFFINES["RAS"], ["field of view of 40x36x30 mm is smaller than a head"]),
-        ("micrometres", _head(), affine(np.diag([0.002, 0.002, 0.0045]), (0, 0, 0)),
-         ["implausibly small for a head MRI", "field of view of 0.2x0.2x0.1 mm is smaller than a head"]),
-        ("metres_as_mm", _head(), affine(np.diag([20.0, 20.0, 45.0]), (0, 0, 0)),
-         ["coarse voxels", "larger than a head"]),
-        ("mostly_empty", np.pad(phantom((20, 20, 6)), ((38, 38), (46, 46), (13, 13))), HEAD_AFFINE,
-         ["mostly empty: only 0.2 % of the voxels hold signal"]),
+        (
+            "micrometres",
+            _head(),
+            affine(np.diag([0.002, 0.002, 0.0045]), (0, 0, 0)),
+            ["implausibly small for a head MRI", "field of view of 0.2x0.2x0.1 mm is smaller than a head"],
+        ),
+        (
+            "metres_as_mm",
+            _head(),
+            affine(np.diag([20.0, 20.0, 45.0]), (0, 0, 0)),
+            ["coarse voxels", "larger than a head"],
+        ),
+        (
+            "mostly_empty",
+            np.pad(phantom((20, 20, 6)), ((38, 38), (46, 46), (13, 13))),
+            HEAD_AFFINE,
+            ["mostly empty: only 0.2 % of the voxels hold signal"],
+        ),
         ("plausible", _head(), HEAD_AFFINE, []),
     ],
 )

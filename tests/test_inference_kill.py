@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from infer_support import INTENSITY_NET, ROOT, affine, intensity_checkpoint, phantom, read_csv, write_nifti
+
 from wmhseg.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -29,7 +29,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SUBJECTS = ("s0", "s1", "s2")
 OUTPUTS = ("wmh_mask.nii.gz", "wmh_prob.nii.gz", "lesions.csv", "qc.png")
 TIMING_KEYS = ("elapsed_s", "timing_s", "runtime")
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +43,37 @@ def cohort(tmp_path_factory):
     shape = (240, 240, 40)
     for index, subject in enumerate(SUBJECTS):
         blob = (slice(100 + 5 * index, 110 + 5 * index), slice(90, 100), slice(18, 22))
-        write_nifti(folder / "in" / f"{subject}.nii.gz", phantom(shape, blob, seed=index),
-                    affine(np.diag([0.95, 0.95, 3.0]), (-114.0, -114.0, -60.0)))
+        write_nifti(
+            folder / "in" / f"{subject}.nii.gz",
+            phantom(shape, blob, seed=index),
+            affine(np.diag([0.95, 0.95, 3.0]), (-114.0, -114.0, -60.0)),
+        )
     return folder, intensity_checkpoint(folder / "model.pt")
 
 
 def _args(folder: Path, checkpoint: Path, out: Path) -> list[str]:
-    return ["predict", str(folder / "in"), "-o", str(out), "--ckpt", str(checkpoint), "--device", "cpu",
-            "--no-progress", "--set", f"network_def={json.dumps(INTENSITY_NET)}", "--set", "normalisation=zscore_nonzero"]
+    return [
+        "predict",
+        str(folder / "in"),
+        "-o",
+        str(out),
+        "--ckpt",
+        str(checkpoint),
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--set",
+        f"network_def={json.dumps(INTENSITY_NET)}",
+        "--set",
+        "normalisation=zscore_nonzero",
+    ]
 
 
 def _run_until_killed(args: list[str], out: Path, kill_when) -> None:
     """Start ``wmhseg predict`` in a subprocess and SIGKILL it as soon as ``kill_when(out)`` holds."""
-    process = subprocess.Popen([sys.executable, "-m", "wmhseg.cli", *args], env=ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wmhseg.cli", *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 300
     while not kill_when(out):
         assert process.poll() is None, f"finished before the kill: {process.stderr.read().decode()[-3000:]}"
@@ -90,4 +111,6 @@ def test_kill_9_at_any_moment_then_rerun_gives_the_uninterrupted_outputs(cohort)
         for name in OUTPUTS:
             assert (out / subject / name).read_bytes() == (reference / subject / name).read_bytes(), (subject, name)
         assert _summary(out / subject / "summary.json") == _summary(reference / subject / "summary.json")
-    assert sorted(p.relative_to(out) for p in out.rglob("*")) == sorted(p.relative_to(reference) for p in reference.rglob("*"))
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == sorted(
+        p.relative_to(reference) for p in reference.rglob("*")
+    )

@@ -44,7 +44,9 @@ def write_tree(root: Path, cases: dict[str, int] = CASES) -> Path:
 
 def test_datalist_splits_by_patient_and_keeps_every_slice(tmp_path: Path) -> None:
     write_tree(tmp_path / "download")
-    out = lgg.build_lgg_datalist(tmp_path / "download", tmp_path / "lists" / "lgg.json", num_folds=3, test_fraction=0.15)
+    out = lgg.build_lgg_datalist(
+        tmp_path / "download", tmp_path / "lists" / "lgg.json", num_folds=3, test_fraction=0.15
+    )
     datalist = json.loads(out.read_text())
     training, test = datalist["training"], datalist["test"]
     assert len(training) + len(test) == sum(CASES.values())

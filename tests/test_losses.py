@@ -54,5 +54,6 @@ def test_bundle_overlay_swaps_the_loss():
     loss = parser.get_parsed_content("loss")
     assert isinstance(loss, ReferenceDiceBCELoss) and loss.scale == 100.0
     logits, labels = torch.randn(1, 3, 8, 8, 4), torch.randint(0, 3, (1, 1, 8, 8, 4)).float()
-    assert float(loss(logits, labels)) == pytest.approx(_numpy_reference(logits.double().numpy(), labels.numpy()),
-                                                        rel=1e-5)
+    assert float(loss(logits, labels)) == pytest.approx(
+        _numpy_reference(logits.double().numpy(), labels.numpy()), rel=1e-5
+    )

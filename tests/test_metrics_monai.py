@@ -188,7 +188,11 @@ def test_handler_from_bundle_config():
     assert isinstance(hd95_handler, WMHChallengeMetricHandler) and hd95_handler.metric_fn.metric_name == "hd95"
     ref, pred = random_pair(6)
     spacing = (1.2, 0.9, 3.0)
-    output = [{"pred": MetaTensor(torch.from_numpy(pred)[None], affine=torch.tensor(affine_for(spacing))),
-               "label": MetaTensor(torch.from_numpy(ref)[None], affine=torch.tensor(affine_for(spacing)))}]
+    output = [
+        {
+            "pred": MetaTensor(torch.from_numpy(pred)[None], affine=torch.tensor(affine_for(spacing))),
+            "label": MetaTensor(torch.from_numpy(ref)[None], affine=torch.tensor(affine_for(spacing))),
+        }
+    ]
     hd95_handler.update(hd95_handler._output_transform(output))
     assert hd95_handler.metric_fn.aggregate().item() == pytest.approx(expected(ref, pred, spacing, "hd95"))

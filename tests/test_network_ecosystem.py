@@ -44,10 +44,25 @@ def test_sliding_window_with_full_window_equals_direct_call(tiny_net):
 @pytest.mark.parametrize("use_trace", [False, True])
 def test_bundle_ckpt_export_matches_eager(tmp_path, tiny_net, use_trace):
     torch.save(tiny_net.state_dict(), tmp_path / "model.pt")
-    (tmp_path / "inference.json").write_text(json.dumps({"network_def": {"_target_": "wmhseg.networks.SAUNet3D", **TINY}}))
+    (tmp_path / "inference.json").write_text(
+        json.dumps({"network_def": {"_target_": "wmhseg.networks.SAUNet3D", **TINY}})
+    )
     (tmp_path / "metadata.json").write_text(json.dumps({"version": "0.1.0"}))
-    cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", "model.ts",
-           "--ckpt_file", "model.pt", "--meta_file", "metadata.json", "--config_file", "inference.json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        "model.ts",
+        "--ckpt_file",
+        "model.pt",
+        "--meta_file",
+        "metadata.json",
+        "--config_file",
+        "inference.json",
+    ]
     if use_trace:
         cmd += ["--use_trace", "True", "--input_shape", "[1,1,32,32,4]"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}

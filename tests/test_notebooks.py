@@ -50,8 +50,13 @@ def test_quickstart_trains_infers_and_shows_the_results(monkeypatch, tmp_path):
     notebook = execute("01_quickstart", monkeypatch, tmp_path)
     work = tmp_path / "01_quickstart"
     assert (work / "bundle_run" / "models" / "model.pt").is_file()
-    assert {p.name for p in (work / "predictions" / "FLAIR").iterdir()} >= {"wmh_mask.nii.gz", "wmh_prob.nii.gz",
-                                                                            "lesions.csv", "qc.png", "summary.json"}
+    assert {p.name for p in (work / "predictions" / "FLAIR").iterdir()} >= {
+        "wmh_mask.nii.gz",
+        "wmh_prob.nii.gz",
+        "lesions.csv",
+        "qc.png",
+        "summary.json",
+    }
     images = outputs(notebook, "image/png")
     assert len(images) >= 3 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in images)
     assert any("lesions," in text for text in outputs(notebook, "stream"))
@@ -66,18 +71,26 @@ def test_wmh_challenge_notebook_skips_without_the_data(monkeypatch, tmp_path):
 
 def test_experiments_notebook_reads_a_study_from_mlflow(monkeypatch, tmp_path, paper_study):
     assert paper_study.process.returncode == 0
-    notebook = execute("03_experiments", monkeypatch, tmp_path, WMHSEG_NB_TRACKING_URI=paper_study.tracking_uri,
-                       WMHSEG_NB_EXPERIMENT=paper_study.experiment)
+    notebook = execute(
+        "03_experiments",
+        monkeypatch,
+        tmp_path,
+        WMHSEG_NB_TRACKING_URI=paper_study.tracking_uri,
+        WMHSEG_NB_EXPERIMENT=paper_study.experiment,
+    )
     tables = outputs(notebook, "text/markdown")
-    assert [t.splitlines()[0] for t in tables] == ["**Table 1. Ablation of the 3D SA-UNet's modules.**",
-                                                  "**Table 2. Comparison with other methods.**",
-                                                  "**Table 3. 3D SA-UNet per scanner (`saunet3d`).**"]
+    assert [t.splitlines()[0] for t in tables] == [
+        "**Table 1. Ablation of the 3D SA-UNet's modules.**",
+        "**Table 2. Comparison with other methods.**",
+        "**Table 3. 3D SA-UNet per scanner (`saunet3d`).**",
+    ]
     assert len(outputs(notebook, "image/png")) >= 3  # variant bars, a QC image, learning curves
 
 
 def test_networks_notebook_runs_from_the_repository_root(monkeypatch, tmp_path):
-    notebook = execute("04_networks", monkeypatch, tmp_path, cwd=NOTEBOOKS.parent,
-                       WMHSEG_NB_CHECKPOINT=str(tmp_path / "none.pt"))
+    notebook = execute(
+        "04_networks", monkeypatch, tmp_path, cwd=NOTEBOOKS.parent, WMHSEG_NB_CHECKPOINT=str(tmp_path / "none.pt")
+    )
     texts = "".join(outputs(notebook, "stream"))
     assert f"checkout {NOTEBOOKS.parent}" in texts and "untrained network" in texts
     assert "attentions.2" in "".join(str(o) for c in notebook.cells for o in c.get("outputs", []))

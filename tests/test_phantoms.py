@@ -82,10 +82,13 @@ def test_partial_volume_rule_and_threshold_calibration() -> None:
 
 
 def test_scanner_grids() -> None:
-    for name, shape, spacing in (("utrecht", (240, 240, 48), (0.96, 0.95, 3.0)),
-                                 ("singapore", (256, 232, 48), (1.0, 1.0, 3.0)),
-                                 ("ge3t", (132, 256, 83), (1.2, 0.98, 3.0)),
-                                 ("iso1mm", None, (1.0, 1.0, 1.0)), ("thick6mm", None, (0.5, 0.5, 6.0))):
+    for name, shape, spacing in (
+        ("utrecht", (240, 240, 48), (0.96, 0.95, 3.0)),
+        ("singapore", (256, 232, 48), (1.0, 1.0, 3.0)),
+        ("ge3t", (132, 256, 83), (1.2, 0.98, 3.0)),
+        ("iso1mm", None, (1.0, 1.0, 1.0)),
+        ("thick6mm", None, (0.5, 0.5, 6.0)),
+    ):
         assert PROTOCOLS[name].spacing == spacing
         if shape:
             assert PROTOCOLS[name].shape == shape
@@ -93,8 +96,16 @@ def test_scanner_grids() -> None:
 
 def test_generated_set_headers_and_datalist(tmp_path: Path) -> None:
     orientations = ("RAS", "LPS", "LAS")
-    path = generate_phantoms(tmp_path / "set", 3, seed=5, protocols=[SMALL], orientations=orientations,
-                             other_pathology_fraction=0.34, skull_stripped_fraction=0.34, num_folds=3)
+    path = generate_phantoms(
+        tmp_path / "set",
+        3,
+        seed=5,
+        protocols=[SMALL],
+        orientations=orientations,
+        other_pathology_fraction=0.34,
+        skull_stripped_fraction=0.34,
+        num_folds=3,
+    )
     content = json.loads(path.read_text())
     assert content["num_folds"] == 3 and sorted(e["fold"] for e in content["training"]) == [0, 1, 2]
     assert sum(e["other_volume_ml"] > 0 for e in content["training"]) == 1

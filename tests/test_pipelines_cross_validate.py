@@ -25,9 +25,24 @@ def loso(tmp_path_factory, scanner_phantoms):
     root = tmp_path_factory.mktemp("cv")
     uri = f"sqlite:///{root / 'mlruns.db'}"
     start = time.perf_counter()
-    process = run_pipeline("cross_validate.py", "--budget", "tiny", "--datalist", scanner_phantoms,
-                           "--network", "saunet3d", "--scheme", "leave-one-scanner-out", "--experiment", EXPERIMENT, "--tracking-uri", uri,
-                           "--work-dir", root / "work", timeout=600)
+    process = run_pipeline(
+        "cross_validate.py",
+        "--budget",
+        "tiny",
+        "--datalist",
+        scanner_phantoms,
+        "--network",
+        "saunet3d",
+        "--scheme",
+        "leave-one-scanner-out",
+        "--experiment",
+        EXPERIMENT,
+        "--tracking-uri",
+        uri,
+        "--work-dir",
+        root / "work",
+        timeout=600,
+    )
     print(f"cross_validate, tiny budget, 3 folds: {time.perf_counter() - start:.0f} s")
     assert process.returncode == 0, process.stderr[-3000:]
     client = MlflowClient(uri)
@@ -50,8 +65,9 @@ def test_every_scanner_is_held_out_once_and_scored(loso, scanner_phantoms):
         assert held_out == {scanners[int(tags["wmhseg.fold"])]}  # fold K = the K-th scanner, and nothing else
     trainings = [run for run in loso["runs"] if run.data.tags.get("wmhseg.role") == "train"]
     assert len(trainings) == len(scanners)
-    assert {run.data.tags["mlflow.parentRunId"] for run in loso["runs"] if run.data.tags.get("wmhseg.role") != "study"} \
-        == {run.info.run_id for run in loso["runs"] if run.data.tags.get("wmhseg.role") == "study"}
+    assert {
+        run.data.tags["mlflow.parentRunId"] for run in loso["runs"] if run.data.tags.get("wmhseg.role") != "study"
+    } == {run.info.run_id for run in loso["runs"] if run.data.tags.get("wmhseg.role") == "study"}
 
 
 def test_summary_has_each_fold_and_the_pooled_means(loso, scanner_phantoms):
@@ -72,22 +88,46 @@ def test_summary_has_each_fold_and_the_pooled_means(loso, scanner_phantoms):
 
 def test_continuing_a_finished_study_skips_every_fold(loso, scanner_phantoms):
     (study,) = [run for run in loso["runs"] if run.data.tags.get("wmhseg.role") == "study"]
-    result = cross_validate(scanner_phantoms, get_budget("tiny"), loso["uri"], loso["root"] / "work",
-                            scheme="leave-one-scanner-out", experiment=EXPERIMENT,
-                            study_id=study.data.tags["wmhseg.study"])
+    result = cross_validate(
+        scanner_phantoms,
+        get_budget("tiny"),
+        loso["uri"],
+        loso["root"] / "work",
+        scheme="leave-one-scanner-out",
+        experiment=EXPERIMENT,
+        study_id=study.data.tags["wmhseg.study"],
+    )
     assert [r.skipped for r in result.results] == [True, True, True] and not result.failures
     client = loso["client"]
     assert len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])) == len(loso["runs"])
     with pytest.raises(ValueError, match=r"was run with other settings \(budget.epochs: '1', now '2'"):
-        cross_validate(scanner_phantoms, get_budget("tiny", epochs=2), loso["uri"], loso["root"] / "work",
-                       scheme="leave-one-scanner-out", experiment=EXPERIMENT, study_id=study.data.tags["wmhseg.study"])
+        cross_validate(
+            scanner_phantoms,
+            get_budget("tiny", epochs=2),
+            loso["uri"],
+            loso["root"] / "work",
+            scheme="leave-one-scanner-out",
+            experiment=EXPERIMENT,
+            study_id=study.data.tags["wmhseg.study"],
+        )
 
 
 def test_unknown_fold_is_refused_before_any_training(scanner_phantoms, tmp_path, capsys):
     from pipeline_helpers import run_main
 
-    status = run_main("cross_validate.py", "--budget", "tiny", "--datalist", scanner_phantoms, "--folds", "7",
-                      "--tracking-uri", tmp_path / "m.db", "--work-dir", tmp_path)
+    status = run_main(
+        "cross_validate.py",
+        "--budget",
+        "tiny",
+        "--datalist",
+        scanner_phantoms,
+        "--folds",
+        "7",
+        "--tracking-uri",
+        tmp_path / "m.db",
+        "--work-dir",
+        tmp_path,
+    )
     assert status == 2
     assert "folds [7] are not in" in capsys.readouterr().err
 
@@ -95,9 +135,21 @@ def test_unknown_fold_is_refused_before_any_training(scanner_phantoms, tmp_path,
 def test_a_failing_fold_is_reported_with_its_cause(scanner_phantoms, tmp_path, capsys):
     from pipeline_helpers import run_main
 
-    status = run_main("cross_validate.py", "--budget", "tiny", "--datalist", scanner_phantoms, "--folds", "0",
-                      "--set", 'network_options={"channels": [8, 8, 16]}', "--tracking-uri", tmp_path / "m.db",
-                      "--work-dir", tmp_path)
+    status = run_main(
+        "cross_validate.py",
+        "--budget",
+        "tiny",
+        "--datalist",
+        scanner_phantoms,
+        "--folds",
+        "0",
+        "--set",
+        'network_options={"channels": [8, 8, 16]}',
+        "--tracking-uri",
+        tmp_path / "m.db",
+        "--work-dir",
+        tmp_path,
+    )
     assert status == 1
     err = capsys.readouterr().err
     assert "FAILED: saunet3d fold 0" in err and "channels needs 4 widths" in err

@@ -42,8 +42,9 @@ def tiny_network() -> torch.nn.Module:
 def test_training_pipeline_feeds_a_training_step(case: dict) -> None:
     set_determinism(0)
     keys = ("image", "label")
-    transforms = Compose(preprocessing(keys) + patch_sampling(keys, PATCH, num_samples=2)
-                         + augmentation(keys, patch_size=PATCH))
+    transforms = Compose(
+        preprocessing(keys) + patch_sampling(keys, PATCH, num_samples=2) + augmentation(keys, patch_size=PATCH)
+    )
     loader = DataLoader(Dataset([{k: case[k] for k in keys}], transform=transforms), batch_size=2, num_workers=0)
     batch = next(iter(loader))
     image, label = batch["image"], batch["label"]
@@ -66,10 +67,13 @@ def test_inference_pipeline_writes_back_to_the_native_grid(case: dict) -> None:
     assert data["image"].pixdim.tolist() == [1.0, 1.0, 3.0]
     net = torch.nn.Conv3d(1, 3, kernel_size=1).eval()  # the pipeline is under test here, not the network
     with torch.inference_mode():
-        data["pred"] = SlidingWindowInferer(roi_size=PATCH, sw_batch_size=4, overlap=0.0)(
-            data["image"][None], net)[0]
-    post = Compose([Invertd("pred", transform=preprocess, orig_keys="image", nearest_interp=False),
-                    AsDiscreted("pred", argmax=True)])
+        data["pred"] = SlidingWindowInferer(roi_size=PATCH, sw_batch_size=4, overlap=0.0)(data["image"][None], net)[0]
+    post = Compose(
+        [
+            Invertd("pred", transform=preprocess, orig_keys="image", nearest_interp=False),
+            AsDiscreted("pred", argmax=True),
+        ]
+    )
     pred = post(data)["pred"]
     assert tuple(pred.shape) == (1, *native.shape)
     np.testing.assert_allclose(pred.affine.numpy(), native.affine, atol=1e-4)

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from pipeline_helpers import REPO, run_main
 
 from wmhseg.experiments import VARIANTS
 from wmhseg.experiments.paper import CHALLENGE_WINNER, TABLE1_ROWS
 from wmhseg.networks import TABLE1, TABLE2
-
-from pipeline_helpers import REPO, run_main
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # in-process work: one thread on shared cores
 
@@ -88,7 +87,12 @@ def test_runs_are_tagged_described_and_carry_tables_and_qc(paper_study):
     study_id = study.data.tags["wmhseg.study"]
     assert study.info.status == "FINISHED"
     assert {a.path for a in client.list_artifacts(study.info.run_id, "tables")} >= {
-        "tables/table1.md", "tables/table1.csv", "tables/table2.csv", "tables/table3.csv", "tables/tables.png"}
+        "tables/table1.md",
+        "tables/table1.csv",
+        "tables/table2.csv",
+        "tables/table3.csv",
+        "tables/tables.png",
+    }
 
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
     for role in ("train", "evaluation"):
@@ -111,7 +115,8 @@ def test_runs_are_tagged_described_and_carry_tables_and_qc(paper_study):
     assert len(qc) == 1 and qc[0].endswith(".png")  # the tiny budget draws one QC image
     training = client.get_run(evaluation.data.tags["wmhseg.train_run_id"])
     assert training.data.tags["wmhseg.role"] == "train" and "model.pt" in {
-        a.path for a in client.list_artifacts(training.info.run_id)}
+        a.path for a in client.list_artifacts(training.info.run_id)
+    }
 
 
 def test_tables_only_rebuilds_the_same_tables_from_the_store_alone(paper_study, tmp_path, capsys):
@@ -121,8 +126,16 @@ def test_tables_only_rebuilds_the_same_tables_from_the_store_alone(paper_study, 
     hidden = paper_study.work_dir.with_name("work-hidden")
     paper_study.work_dir.rename(hidden)  # nothing on disk but the MLflow store
     try:
-        status = run_main("reproduce_tables.py", "--tables-only", "--tracking-uri", paper_study.tracking_uri,
-                       "--work-dir", tmp_path / "empty", "--out", tmp_path / "rebuilt")
+        status = run_main(
+            "reproduce_tables.py",
+            "--tables-only",
+            "--tracking-uri",
+            paper_study.tracking_uri,
+            "--work-dir",
+            tmp_path / "empty",
+            "--out",
+            tmp_path / "rebuilt",
+        )
     finally:
         hidden.rename(paper_study.work_dir)
     assert status == 0, capsys.readouterr().err
@@ -131,8 +144,9 @@ def test_tables_only_rebuilds_the_same_tables_from_the_store_alone(paper_study, 
 
 
 def test_tables_only_without_a_study_says_so(tmp_path, capsys):
-    status = run_main("reproduce_tables.py", "--tables-only", "--tracking-uri", tmp_path / "empty.db",
-                      "--work-dir", tmp_path)
+    status = run_main(
+        "reproduce_tables.py", "--tables-only", "--tracking-uri", tmp_path / "empty.db", "--work-dir", tmp_path
+    )
     assert status == 2
     assert "no reproduce_tables study in MLflow experiment 'wmhseg-paper'" in capsys.readouterr().err
 
@@ -146,4 +160,3 @@ def test_each_pipeline_has_help(script, capsys):
     assert text.startswith("usage:")
     if script != "prepare.py":
         assert "--budget {paper,small,tiny}" in text and "--tracking-uri" in text and "Examples" in text
-

@@ -14,8 +14,8 @@ import sys
 
 import pytest
 import torch
-
 from infer_support import AFFINES, INFERENCE_JSON, ROOT, phantom, read_csv, tiny_saunet_checkpoint, write_nifti
+
 from wmhseg.cli import main
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -45,15 +45,48 @@ def _finish(process):
 def test_console_and_bundle_commands_give_identical_masks_and_fail_on_the_bad_file(inputs, capsys):
     folder, files, ckpt = inputs
     bundle_out, cli_out = folder / "bundle_out", folder / "cli_out"
-    bundle_cmd = [sys.executable, "-m", "monai.bundle", "run", "inference", "--config_file", str(INFERENCE_JSON),
-                  "--bundle_root", str(folder), "--input", json.dumps(files), "--output_dir", str(bundle_out),
-                  "--ckpt_file", str(ckpt), "--progress", "False"]
+    bundle_cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "inference",
+        "--config_file",
+        str(INFERENCE_JSON),
+        "--bundle_root",
+        str(folder),
+        "--input",
+        json.dumps(files),
+        "--output_dir",
+        str(bundle_out),
+        "--ckpt_file",
+        str(ckpt),
+        "--progress",
+        "False",
+    ]
     for key, value in TINY_OVERRIDES.items():
         bundle_cmd += [f"--{key}", value]
     bundle = _start(bundle_cmd, folder)
     # the console command runs in this process meanwhile: the same entry point as the installed `wmhseg`
-    code = main(["predict", *files, "-o", str(cli_out), "--ckpt", str(ckpt), "--threshold", "0.4", "--device", "cpu",
-                 "--no-progress", "--set", 'network_options={"channels": [8,8,16,16]}', "--set", "patch_size=[32,32,8]"])
+    code = main(
+        [
+            "predict",
+            *files,
+            "-o",
+            str(cli_out),
+            "--ckpt",
+            str(ckpt),
+            "--threshold",
+            "0.4",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--set",
+            'network_options={"channels": [8,8,16,16]}',
+            "--set",
+            "patch_size=[32,32,8]",
+        ]
+    )
     cli_stderr = capsys.readouterr().err
     bundle = _finish(bundle)
 
@@ -72,7 +105,9 @@ def test_console_and_bundle_commands_give_identical_masks_and_fail_on_the_bad_fi
 
 def test_predict_without_weights_exits_2_and_says_how_to_train(inputs, tmp_path, capsys):
     _, files, _ = inputs
-    code = main(["predict", files[0], "-o", str(tmp_path / "out"), "--ckpt", str(tmp_path / "none.pt"), "--no-progress"])
+    code = main(
+        ["predict", files[0], "-o", str(tmp_path / "out"), "--ckpt", str(tmp_path / "none.pt"), "--no-progress"]
+    )
     stderr = capsys.readouterr().err
     assert code == 2
     assert "no trained weights" in stderr and "train.json" in stderr and "--ckpt" in stderr
@@ -88,9 +123,23 @@ def test_predict_rejects_a_malformed_override(inputs, tmp_path, capsys):
 def test_ckpt_export_of_the_inference_network_matches_eager(tmp_path):
     ckpt = tiny_saunet_checkpoint(tmp_path / "model.pt")
     (tmp_path / "metadata.json").write_text(json.dumps({"version": "0.0.0-test"}))
-    cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(tmp_path / "model.ts"),
-           "--ckpt_file", str(ckpt), "--meta_file", str(tmp_path / "metadata.json"),
-           "--config_file", str(INFERENCE_JSON), "--network_options", '{"channels": [8,8,16,16]}']
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        str(tmp_path / "model.ts"),
+        "--ckpt_file",
+        str(ckpt),
+        "--meta_file",
+        str(tmp_path / "metadata.json"),
+        "--config_file",
+        str(INFERENCE_JSON),
+        "--network_options",
+        '{"channels": [8,8,16,16]}',
+    ]
     result = _finish(_start(cmd, tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     exported = torch.jit.load(str(tmp_path / "model.ts"))
@@ -124,7 +173,7 @@ def _bad_checkpoints(folder):
         "pickled": "holds a pickled Python object (wmhseg.networks.saunet3d.SAUNet3D), not a state_dict",
         "preset": "trained with another network (26 missing",
         "six": "wrong number of classes for the network SAUNet3D: the checkpoint's output head has 6 classes, the "
-               "network's 3; set the network's out_channels to 6",
+        "network's 3; set the network's out_channels to 6",
         "wide": "has the layers of the network SAUNet3D but other widths",
     }
 
@@ -144,7 +193,9 @@ def test_bad_checkpoints_exit_2_naming_the_file_the_problem_and_the_fix(inputs, 
     tiny = ["--set", 'network_options={"channels": [8,8,16,16]}', "--set", "patch_size=[32,32,8]", "--no-progress"]
     for name, problem in _bad_checkpoints(tmp_path).items():
         out = tmp_path / f"out_{name}"
-        code = main(["predict", files[0], "-o", str(out), "--ckpt", str(tmp_path / f"{name}.pt"), "--device", "cpu", *tiny])
+        code = main(
+            ["predict", files[0], "-o", str(out), "--ckpt", str(tmp_path / f"{name}.pt"), "--device", "cpu", *tiny]
+        )
         stderr = capsys.readouterr().err
         assert code == 2, (name, stderr)
         message = stderr.strip().splitlines()[-1]
@@ -154,8 +205,20 @@ def test_bad_checkpoints_exit_2_naming_the_file_the_problem_and_the_fix(inputs, 
         assert not (out / "las").exists()
     # the fix the message gives for the 6-class head works
     six = ["--set", 'network_options={"channels": [8,8,16,16], "out_channels": 6}', "--set", "patch_size=[32,32,8]"]
-    code = main(["predict", files[0], "-o", str(tmp_path / "out_six"), "--ckpt", str(tmp_path / "six.pt"), "--device",
-                 "cpu", "--no-progress", *six])
+    code = main(
+        [
+            "predict",
+            files[0],
+            "-o",
+            str(tmp_path / "out_six"),
+            "--ckpt",
+            str(tmp_path / "six.pt"),
+            "--device",
+            "cpu",
+            "--no-progress",
+            *six,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "out_six" / "las" / "summary.json").read_text())["status"] == "ok"
 
@@ -164,12 +227,32 @@ def test_bundle_names_a_truncated_checkpoint(inputs, tmp_path):
     folder, files, ckpt = inputs
     truncated = tmp_path / "model.pt"
     truncated.write_bytes(ckpt.read_bytes()[:1000])
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "inference", "--config_file", str(INFERENCE_JSON),
-           "--bundle_root", str(folder), "--input", files[0], "--output_dir", str(tmp_path / "out"),
-           "--ckpt_file", str(truncated), "--progress", "False", "--network_options", '{"channels": [8,8,16,16]}']
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "inference",
+        "--config_file",
+        str(INFERENCE_JSON),
+        "--bundle_root",
+        str(folder),
+        "--input",
+        files[0],
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--ckpt_file",
+        str(truncated),
+        "--progress",
+        "False",
+        "--network_options",
+        '{"channels": [8,8,16,16]}',
+    ]
     result = _finish(_start(cmd, tmp_path))
     assert result.returncode != 0
-    assert f"CheckpointError: {truncated}: is a damaged or truncated PyTorch checkpoint" in result.stderr, result.stderr[-3000:]
+    assert f"CheckpointError: {truncated}: is a damaged or truncated PyTorch checkpoint" in result.stderr, (
+        result.stderr[-3000:]
+    )
     assert "Unsupported operand" not in result.stderr
 
 
@@ -177,8 +260,20 @@ def test_no_input_segments_the_embedded_sample(tmp_path, default_phantom_root, m
     """``wmhseg predict -o OUT`` with no INPUT segments the embedded sample phantom."""
     monkeypatch.setenv("WMHSEG_DATA_DIR", str(default_phantom_root[0]))
     ckpt = tiny_saunet_checkpoint(tmp_path / "tiny.pt")
-    code = main(["predict", "-o", str(tmp_path / "out"), "--ckpt", str(ckpt), "--device", "cpu", "--no-progress",
-                 "--set", 'network_options={"channels": [8,8,16,16]}'])
+    code = main(
+        [
+            "predict",
+            "-o",
+            str(tmp_path / "out"),
+            "--ckpt",
+            str(ckpt),
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--set",
+            'network_options={"channels": [8,8,16,16]}',
+        ]
+    )
     assert code == 0
     (row,) = read_csv(tmp_path / "out" / "summary.csv")
     assert row["subject"] == "phantom-000" and row["status"] == "ok" and float(row["wmh_volume_ml"]) >= 0

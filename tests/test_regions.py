@@ -22,9 +22,9 @@ def test_regions_by_distance(spacing):
     mask = np.zeros(shape, bool)
     sx = spacing[0]
     near_gap, far_gap = int(round(6.0 / sx)), int(round(14.0 / sx))  # voxels beyond the ventricle face at x = 39
-    mask[39 + near_gap, 28:31, 18:21] = True                      # 6 mm away: periventricular
-    mask[39 + far_gap: 39 + far_gap + 2, 28:31, 18:21] = True     # 14 mm away: deep
-    mask[5:8, 5:8, 2:4] = True                                    # far corner: deep
+    mask[39 + near_gap, 28:31, 18:21] = True  # 6 mm away: periventricular
+    mask[39 + far_gap : 39 + far_gap + 2, 28:31, 18:21] = True  # 14 mm away: deep
+    mask[5:8, 5:8, 2:4] = True  # far corner: deep
     labels, n = label_lesions(mask)
     assert n == 3
     regions = lesion_regions(labels, n, ventricles, spacing, distance_mm=10.0)

@@ -88,8 +88,10 @@ def phantoms(tiny_phantoms: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(image, label) of each tiny phantom in RAS voxel order, the image z-scored over the brain mask."""
     volumes = []
     for item in json.loads(tiny_phantoms.read_text())["training"]:
-        read = [np.asarray(nib.as_closest_canonical(nib.load(tiny_phantoms.parent / item[key])).dataobj)
-                for key in ("image", "label", "brain_mask")]
+        read = [
+            np.asarray(nib.as_closest_canonical(nib.load(tiny_phantoms.parent / item[key])).dataobj)
+            for key in ("image", "label", "brain_mask")
+        ]
         image, label, brain = read[0].astype(np.float32), read[1].astype(np.int64), read[2] > 0
         image = (image - image[brain].mean()) / image[brain].std()
         volumes.append((torch.from_numpy(image), torch.from_numpy(label)))

@@ -7,8 +7,8 @@ import csv
 import matplotlib.image
 import numpy as np
 import pytest
-
 from infer_support import AFFINES, phantom
+
 from wmhseg.reporting import (
     COHORT_COLUMNS,
     LESION_COLUMNS,
@@ -88,12 +88,25 @@ def test_qc_mosaic_is_drawn_in_world_orientation_whatever_the_voxel_order(tmp_pa
 
 
 def test_cohort_csv_rows(tmp_path):
-    ok = {"subject": "a", "status": "ok", "input": {"path": "/x/a.nii.gz"}, "wmh_volume_ml": 1.23456789,
-          "lesion_count": 3, "wmh_voxels": 100, "threshold": 0.5, "min_lesion_voxels": 1, "elapsed_s": 2.5}
+    ok = {
+        "subject": "a",
+        "status": "ok",
+        "input": {"path": "/x/a.nii.gz"},
+        "wmh_volume_ml": 1.23456789,
+        "lesion_count": 3,
+        "wmh_voxels": 100,
+        "threshold": 0.5,
+        "min_lesion_voxels": 1,
+        "elapsed_s": 2.5,
+    }
     failed = {"subject": "b", "status": "failed", "error": "/x/b.nii.gz: holds no signal", "input": "/x/b.nii.gz"}
     write_cohort_csv([cohort_row(ok), cohort_row(failed)], tmp_path / "summary.csv")
     with open(tmp_path / "summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == list(COHORT_COLUMNS)
-    assert rows[0]["input"] == "/x/a.nii.gz" and rows[0]["wmh_volume_ml"] == "1.234568" and rows[0]["elapsed_s"] == "2.50"
-    assert rows[1]["status"] == "failed" and rows[1]["error"].endswith("holds no signal") and rows[1]["lesion_count"] == ""
+    assert (
+        rows[0]["input"] == "/x/a.nii.gz" and rows[0]["wmh_volume_ml"] == "1.234568" and rows[0]["elapsed_s"] == "2.50"
+    )
+    assert (
+        rows[1]["status"] == "failed" and rows[1]["error"].endswith("holds no signal") and rows[1]["lesion_count"] == ""
+    )

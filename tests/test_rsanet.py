@@ -8,7 +8,6 @@ import torch
 from wmhseg.networks import RecurrentSliceAttention, RSANet3D, SAUNet3D
 from wmhseg.networks.blocks import slice_attention
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -82,7 +81,9 @@ def test_rsanet3d_parameter_counts() -> None:
 
 
 def test_rsanet3d_positions_and_shapes() -> None:
-    net = RSANet3D(in_channels=1, out_channels=3, channels=(8, 16, 32, 64, 128), positions=("enc4", "bottleneck", "dec4"))
+    net = RSANet3D(
+        in_channels=1, out_channels=3, channels=(8, 16, 32, 64, 128), positions=("enc4", "bottleneck", "dec4")
+    )
     blocks = [m for m in net.modules() if isinstance(m, RecurrentSliceAttention)]
     assert sorted(b.theta.in_channels for b in blocks) == [64, 64, 128]
     assert net(torch.randn(1, 1, 32, 32, 16)).shape == (1, 3, 32, 32, 16)

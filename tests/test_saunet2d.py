@@ -8,7 +8,6 @@ import torch
 from wmhseg.networks import SAUNET2D_PRESETS, SAUNet2D, SpatialAttention, get_network
 from wmhseg.networks.layers import DropBlock2d, DropBlock3d
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -96,8 +96,9 @@ def test_bad_sources_raise_naming_the_file(tiny_phantoms, tmp_path):
         axial_slice_datalist(bad, tmp_path / "out")
     picture = tmp_path / "slice.tif"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(picture)
-    bad.write_text(json.dumps({"training": [{"image": str(picture), "label": str(picture), "subject": "a",
-                                             "scanner": "s"}]}))
+    bad.write_text(
+        json.dumps({"training": [{"image": str(picture), "label": str(picture), "subject": "a", "scanner": "s"}]})
+    )
     with pytest.raises(ValueError, match="slice.tif: expected a single-channel 3D volume"):
         axial_slice_datalist(bad, tmp_path / "out")
     assert not (tmp_path / "out" / "datalist.json").exists()

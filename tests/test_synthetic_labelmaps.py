@@ -50,8 +50,9 @@ def test_label_map_fields(maps):
 
 def test_not_a_label_map_is_refused(tmp_path):
     path = tmp_path / "flair_like.nii.gz"
-    nib.save(nib.Nifti1Image(np.random.default_rng(0).uniform(0, 100, (20, 20, 20)).astype(np.float32), np.eye(4)),
-             str(path))
+    nib.save(
+        nib.Nifti1Image(np.random.default_rng(0).uniform(0, 100, (20, 20, 20)).astype(np.float32), np.eye(4)), str(path)
+    )
     with pytest.raises(ValueError, match="flair_like.nii.gz: is not a label map"):
         load_label_map(path)
     no_wm = tmp_path / "no_wm.nii.gz"
@@ -107,13 +108,24 @@ def test_lesion_load_within_the_asked_range(synthesizer, requested):
 
 
 def test_loads_follow_the_settings(maps):
-    synthesizer = FLAIRSynthesizer(maps, {**FAST, "lesion_volume_ml": (4.0, 30.0), "no_lesion_fraction": 0.0,
-                                          "thin_slice_fraction": 1.0, "skull_stripped_fraction": 0.0})
+    synthesizer = FLAIRSynthesizer(
+        maps,
+        {
+            **FAST,
+            "lesion_volume_ml": (4.0, 30.0),
+            "no_lesion_fraction": 0.0,
+            "thin_slice_fraction": 1.0,
+            "skull_stripped_fraction": 0.0,
+        },
+    )
     loads = [synthesizer(seed).info for seed in range(4)]
     for info in loads:
         assert 4.0 <= info["requested_lesion_volume_ml"] <= 30.0
-        assert 0.6 * info["requested_lesion_volume_ml"] <= info["lesion_volume_ml"] <= \
-            1.4 * info["requested_lesion_volume_ml"]
+        assert (
+            0.6 * info["requested_lesion_volume_ml"]
+            <= info["lesion_volume_ml"]
+            <= 1.4 * info["requested_lesion_volume_ml"]
+        )
     none = FLAIRSynthesizer(maps, {**FAST, "no_lesion_fraction": 1.0})
     assert none(5).info["lesion_volume_ml"] == 0 and not np.any(none(5).label == 1)
 
@@ -179,12 +191,19 @@ def test_stream_yields_training_patches(toy_label_maps):
     from wmhseg.transforms import NormalizeFLAIRd, patch_sampling
 
     patch_size = (48, 48, 8)
-    stream = SyntheticFLAIRStream(split_label_maps(toy_label_maps, 1)["training"],
-                                  volume_transform=NormalizeFLAIRd("image"),
-                                  patch_transform=__import__("monai").transforms.Compose(
-                                      patch_sampling(["image", "label"], patch_size, num_samples=2, num_classes=6,
-                                                     ratios=[0.2, 0.5, 0.0, 0.0, 0.3, 0.0])),
-                                  settings=FAST, pool_size=2, patches_per_volume=2, seed=3)
+    stream = SyntheticFLAIRStream(
+        split_label_maps(toy_label_maps, 1)["training"],
+        volume_transform=NormalizeFLAIRd("image"),
+        patch_transform=__import__("monai").transforms.Compose(
+            patch_sampling(
+                ["image", "label"], patch_size, num_samples=2, num_classes=6, ratios=[0.2, 0.5, 0.0, 0.0, 0.3, 0.0]
+            )
+        ),
+        settings=FAST,
+        pool_size=2,
+        patches_per_volume=2,
+        seed=3,
+    )
     patches = []
     for patch in stream:
         patches.append(patch)

@@ -32,7 +32,9 @@ def choose_k(cases: Iterable[tuple[np.ndarray, np.ndarray]], ks: Sequence[float]
     cases = list(cases)
     if not cases:
         raise ValueError("choose_k needs at least one (image, reference) case")
-    scores = {float(k): float(np.nanmean([dice(ref.astype(bool), threshold_mask(img, k).astype(bool))
-                                          for img, ref in cases])) for k in ks}
+    scores = {
+        float(k): float(np.nanmean([dice(ref.astype(bool), threshold_mask(img, k).astype(bool)) for img, ref in cases]))
+        for k in ks
+    }
     best = max(scores, key=lambda k: (np.nan_to_num(scores[k], nan=-1.0), -k))
     return best, scores

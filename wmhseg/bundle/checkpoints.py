@@ -20,8 +20,8 @@ import torch
 from ignite.engine import Engine, Events
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
-from .distributed import is_rank0
 from ..io import atomic_open
+from .distributed import is_rank0
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,9 @@ class AtomicCheckpointSaver:
         else:
             content = {name: _state_dict(obj) for name, obj in self.save_dict.items()}
         atomic_torch_save(content, self.path)
-        logger.info(f"saved checkpoint {self.path}" + (f" ({self.key_metric}={self.best:.4f})" if self.key_metric else ""))
+        logger.info(
+            f"saved checkpoint {self.path}" + (f" ({self.key_metric}={self.best:.4f})" if self.key_metric else "")
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch}

@@ -71,7 +71,9 @@ class ChallengeTables:
 
     def __init__(self, layout: SubjectFolderLayout, items: Sequence[Mapping[str, Any]], output_dir: str) -> None:
         self.layout = layout
-        self.cases = sorted_cases(Case(str(item["subject"]), str(item["scanner"]), Path(item["label"])) for item in items)
+        self.cases = sorted_cases(
+            Case(str(item["subject"]), str(item["scanner"]), Path(item["label"])) for item in items
+        )
         self.output_dir = Path(output_dir)
 
     def attach(self, engine: Engine) -> None:

@@ -89,11 +89,15 @@ def record_launch(latest_path: str | os.PathLike, run_file: str | os.PathLike, r
         if latest.is_file() and (record is None or record.get("earlier_checkpoint") != _identity(latest)):
             resume_from = str(latest)
         elif record is None:
-            raise FileNotFoundError(f"no checkpoint at {latest} and no training recorded in {run_file}: "
-                                    "nothing to resume; start the training without --resume.")
+            raise FileNotFoundError(
+                f"no checkpoint at {latest} and no training recorded in {run_file}: "
+                "nothing to resume; start the training without --resume."
+            )
         else:
-            logger.warning(f"the last training launched in {latest.parent} was stopped before its first checkpoint: "
-                           "restarting from epoch 1, in a new MLflow run.")
+            logger.warning(
+                f"the last training launched in {latest.parent} was stopped before its first checkpoint: "
+                "restarting from epoch 1, in a new MLflow run."
+            )
     if is_rank0():
         launched = time.strftime("%Y-%m-%dT%H:%M:%S")
         if resume_from is not None:  # the same run goes on: keep its id, the checkpoint is now its own

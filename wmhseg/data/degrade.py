@@ -22,14 +22,17 @@ def block_factors(spacing: Sequence[float], target_spacing: Sequence[float]) -> 
         ratio = float(target) / float(source)
         rounded = round(ratio) if ratio >= 1 else 1.0 / round(1.0 / ratio)
         if abs(rounded - ratio) > 1e-3 * ratio:
-            raise ValueError(f"target spacing {tuple(target_spacing)} is not an integer multiple or fraction of "
-                             f"{tuple(float(s) for s in spacing)}")
+            raise ValueError(
+                f"target spacing {tuple(target_spacing)} is not an integer multiple or fraction of "
+                f"{tuple(float(s) for s in spacing)}"
+            )
         factors.append(float(rounded))
     return factors
 
 
-def degrade(volume: np.ndarray, affine: np.ndarray, target_spacing: Sequence[float],
-            is_mask: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def degrade(
+    volume: np.ndarray, affine: np.ndarray, target_spacing: Sequence[float], is_mask: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``volume`` on a grid of ``target_spacing`` mm, by block averaging (masks: > 50 % of the block).
 
     Trailing voxels that do not fill a block are dropped. Returns the new array and affine (same
@@ -45,7 +48,7 @@ def degrade(volume: np.ndarray, affine: np.ndarray, target_spacing: Sequence[flo
             length = (out.shape[axis] // n) * n
             kept = np.take(out, np.arange(length), axis=axis)
             shape = list(kept.shape)
-            shape[axis:axis + 1] = [length // n, n]
+            shape[axis : axis + 1] = [length // n, n]
             out = kept.reshape(shape).mean(axis=axis + 1)
             shift = (n - 1) / 2.0
         else:

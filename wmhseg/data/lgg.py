@@ -55,7 +55,9 @@ def find_lgg_slices(root: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
         for path in sorted(case_dir.glob("*.tif")):
             name = _SLICE.match(path.name)
             if name is None or name["case"] != case:
-                raise ValueError(f"{path}: not a slice of case {case} (expected {case}_<n>.tif or {case}_<n>_mask.tif).")
+                raise ValueError(
+                    f"{path}: not a slice of case {case} (expected {case}_<n>.tif or {case}_<n>_mask.tif)."
+                )
             (masks if name["mask"] else images)[int(name["slice"])] = path
         for index in sorted(set(images) ^ set(masks)):
             if index in images:

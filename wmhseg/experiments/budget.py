@@ -121,4 +121,3 @@ def get_budget(name: str, **changes: Any) -> Budget:
     if name not in BUDGETS:
         raise ValueError(f"unknown budget {name!r}; choose one of {sorted(BUDGETS)}")
     return BUDGETS[name].replace(**changes)
-

@@ -52,7 +52,9 @@ def plot_tables(tables: Sequence[PaperTable], path: str | os.PathLike, title: st
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         for y, value in zip(positions, ours):
             if not math.isnan(value):
-                ax.text(value, y - 0.2, f" {value:.2f}" if metric != "avd" else f" {value:.0f}", va="center", fontsize=7)
+                ax.text(
+                    value, y - 0.2, f" {value:.2f}" if metric != "avd" else f" {value:.0f}", va="center", fontsize=7
+                )
     axes[0].set_yticks(positions, [name for name, _ in rows], fontsize=8)
     axes[0].invert_yaxis()
     axes[-1].legend(loc="lower right", fontsize=8)
@@ -63,8 +65,9 @@ def plot_tables(tables: Sequence[PaperTable], path: str | os.PathLike, title: st
         fig.savefig(tmp, dpi=100, format="png")
 
 
-def learning_curves(tracking_uri: str, runs: Mapping[str, str],
-                    metrics: Sequence[str] = ("train_loss", "val_loss", "val_wmh_dice")) -> plt.Figure:
+def learning_curves(
+    tracking_uri: str, runs: Mapping[str, str], metrics: Sequence[str] = ("train_loss", "val_loss", "val_wmh_dice")
+) -> plt.Figure:
     """One panel per metric, one line per run: ``runs`` maps a legend label to a training run id.
 
     ``train_loss`` is logged per iteration, validation metrics per epoch (the MLflow step).
@@ -75,8 +78,12 @@ def learning_curves(tracking_uri: str, runs: Mapping[str, str],
         for label, run_id in runs.items():
             history = sorted(client.get_metric_history(run_id, metric), key=lambda m: m.step)
             if history:
-                ax.plot([m.step for m in history], [m.value for m in history], marker="." if len(history) < 30 else None,
-                        label=label)
+                ax.plot(
+                    [m.step for m in history],
+                    [m.value for m in history],
+                    marker="." if len(history) < 30 else None,
+                    label=label,
+                )
         ax.set_title(metric)
         ax.set_xlabel("iteration" if metric == "train_loss" else "epoch")
         ax.grid(alpha=0.3)

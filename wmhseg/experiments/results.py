@@ -88,7 +88,9 @@ def latest_study(client: MlflowClient, experiment: str, pipeline: str | None = N
     return runs[0].data.tags["wmhseg.study"]
 
 
-def load_study(tracking_uri: str, experiment: str, study: str | None = None, pipeline: str | None = None) -> StudyResults:
+def load_study(
+    tracking_uri: str, experiment: str, study: str | None = None, pipeline: str | None = None
+) -> StudyResults:
     """The finished evaluations of ``study`` (default: the newest study of ``pipeline``) from the store."""
     client = MlflowClient(tracking_uri)
     study = study or latest_study(client, experiment, pipeline)
@@ -104,10 +106,23 @@ def load_study(tracking_uri: str, experiment: str, study: str | None = None, pip
     with tempfile.TemporaryDirectory() as scratch:
         for (preset, fold), run in sorted(newest.items()):
             local = client.download_artifacts(run.info.run_id, PER_CASE_ARTIFACT, scratch)
-            evaluations.append(Evaluation(run.info.run_id, preset, fold, run.data.tags.get("wmhseg.train_run_id"),
-                                          tuple(read_per_case(Path(local)))))
+            evaluations.append(
+                Evaluation(
+                    run.info.run_id,
+                    preset,
+                    fold,
+                    run.data.tags.get("wmhseg.train_run_id"),
+                    tuple(read_per_case(Path(local))),
+                )
+            )
     tags = (parents[0] if parents else runs[0]).data.tags
-    return StudyResults(study=study, experiment=experiment, tracking_uri=tracking_uri,
-                        study_run_id=parents[0].info.run_id if parents else None,
-                        dataset=tags.get("wmhseg.dataset", ""), budget=tags.get("wmhseg.budget", ""),
-                        eval_split=tags.get("wmhseg.eval_split", ""), evaluations=tuple(evaluations))
+    return StudyResults(
+        study=study,
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        study_run_id=parents[0].info.run_id if parents else None,
+        dataset=tags.get("wmhseg.dataset", ""),
+        budget=tags.get("wmhseg.budget", ""),
+        eval_split=tags.get("wmhseg.eval_split", ""),
+        evaluations=tuple(evaluations),
+    )

@@ -100,8 +100,13 @@ def _quote(value: str) -> str:
     return f"'{value}'"
 
 
-def search_runs(client: MlflowClient, experiment: str, tags: Mapping[str, str] | None = None,
-                run_name: str | None = None, status: str | None = None) -> list[Run]:
+def search_runs(
+    client: MlflowClient,
+    experiment: str,
+    tags: Mapping[str, str] | None = None,
+    run_name: str | None = None,
+    status: str | None = None,
+) -> list[Run]:
     """Runs of ``experiment`` carrying every tag in ``tags`` (and ``run_name`` / ``status``), newest first."""
     exp_id = experiment_id(client, experiment)
     if exp_id is None:
@@ -114,8 +119,13 @@ def search_runs(client: MlflowClient, experiment: str, tags: Mapping[str, str] |
     runs: list[Run] = []
     token = None
     while True:
-        page = client.search_runs([exp_id], filter_string=" and ".join(clauses), order_by=["attributes.start_time DESC"],
-                                  max_results=1000, page_token=token)
+        page = client.search_runs(
+            [exp_id],
+            filter_string=" and ".join(clauses),
+            order_by=["attributes.start_time DESC"],
+            max_results=1000,
+            page_token=token,
+        )
         runs.extend(page)
         token = page.token
         if not token:
@@ -143,8 +153,13 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
             return None
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                                capture_output=True, text=True, timeout=10)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     dirty = status.returncode == 0 and bool(status.stdout.strip())

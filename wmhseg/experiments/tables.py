@@ -25,11 +25,36 @@ from .results import StudyResults
 
 __all__ = ["PaperTable", "TableRow", "build_tables", "write_tables"]
 
-OUR_METRICS = (("dsc", "DSC", ".3f"), ("avd", "AVD (%)", ".1f"), ("f1", "F1", ".3f"), ("hd95", "HD95 (mm)", ".2f"),
-               ("recall", "recall", ".3f"))
-CSV_COLUMNS = ("table", "label", "key", "n_cases", "n_folds", "dsc", "avd", "f1", "hd95", "recall", "paper_dsc",
-               "paper_avd_percent", "paper_avd_fraction", "paper_f1", "paper_hd95", "paper_recall",
-               "dsc_nan", "avd_nan", "f1_nan", "hd95_nan", "recall_nan")
+OUR_METRICS = (
+    ("dsc", "DSC", ".3f"),
+    ("avd", "AVD (%)", ".1f"),
+    ("f1", "F1", ".3f"),
+    ("hd95", "HD95 (mm)", ".2f"),
+    ("recall", "recall", ".3f"),
+)
+CSV_COLUMNS = (
+    "table",
+    "label",
+    "key",
+    "n_cases",
+    "n_folds",
+    "dsc",
+    "avd",
+    "f1",
+    "hd95",
+    "recall",
+    "paper_dsc",
+    "paper_avd_percent",
+    "paper_avd_fraction",
+    "paper_f1",
+    "paper_hd95",
+    "paper_recall",
+    "dsc_nan",
+    "avd_nan",
+    "f1_nan",
+    "hd95_nan",
+    "recall_nan",
+)
 """Columns of a table's CSV; ``<metric>_nan`` counts the cases whose value is undefined (skipped in the mean)."""
 MISSING = "—"
 
@@ -56,12 +81,23 @@ class PaperTable:
     def markdown(self) -> str:
         """The table as GitHub markdown, title and notes included."""
         show_paper_extra = any(r.paper is not None and r.paper.hd95 is not None for r in self.rows)
-        header = ["", self.key_header, "n", *(label for _, label, _ in OUR_METRICS), "paper DSC",
-                  "paper AVD (%) [fraction]", "paper F1"]
+        header = [
+            "",
+            self.key_header,
+            "n",
+            *(label for _, label, _ in OUR_METRICS),
+            "paper DSC",
+            "paper AVD (%) [fraction]",
+            "paper F1",
+        ]
         if show_paper_extra:
             header += ["paper HD95 (mm)", "paper recall"]
-        lines = [f"**Table {self.number}. {self.title}**", "", "| " + " | ".join(header) + " |",
-                 "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
+        lines = [
+            f"**Table {self.number}. {self.title}**",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|",
+        ]
         for row in self.rows:
             cells = [row.label, f"`{row.key}`" if row.key else "", str(row.ours["n"]) if row.ours else MISSING]
             cells += [_number(row.ours.get(name) if row.ours else None, fmt) for name, _, fmt in OUR_METRICS]
@@ -71,15 +107,28 @@ class PaperTable:
             else:
                 cells += [f"{paper.dsc:.2f}", f"{paper.avd_percent:.1f} [{paper.avd_fraction:.3f}]", f"{paper.f1:.2f}"]
             if show_paper_extra:
-                cells += [_number(paper.hd95 if paper else None, ".2f"), _number(paper.recall if paper else None, ".2f")]
+                cells += [
+                    _number(paper.hd95 if paper else None, ".2f"),
+                    _number(paper.recall if paper else None, ".2f"),
+                ]
             lines.append("| " + " | ".join(cells) + " |")
         lines += [""] + [f"{note}" for note in self.notes]
-        undefined = [f"{row.key or row.label}: " + ", ".join(f"{label} {row.ours[f'{name}_nan']} of {row.ours['n']}"
-                                                            for name, label, _ in OUR_METRICS if row.ours[f"{name}_nan"])
-                     for row in self.rows if row.ours and any(row.ours[f"{name}_nan"] for name, _, _ in OUR_METRICS)]
+        undefined = [
+            f"{row.key or row.label}: "
+            + ", ".join(
+                f"{label} {row.ours[f'{name}_nan']} of {row.ours['n']}"
+                for name, label, _ in OUR_METRICS
+                if row.ours[f"{name}_nan"]
+            )
+            for row in self.rows
+            if row.ours and any(row.ours[f"{name}_nan"] for name, _, _ in OUR_METRICS)
+        ]
         if undefined:
-            lines.append("Undefined values (NaN, e.g. HD95 of a mask without contour), skipped in the means: "
-                         + "; ".join(undefined) + ".")
+            lines.append(
+                "Undefined values (NaN, e.g. HD95 of a mask without contour), skipped in the means: "
+                + "; ".join(undefined)
+                + "."
+            )
         return "\n".join(lines).rstrip() + "\n"
 
     def csv(self) -> str:
@@ -120,8 +169,9 @@ def _preset_rows(results: StudyResults, published: Sequence[PaperScores]) -> tup
             rows.append(TableRow(paper.label, "", None, paper))
             continue
         pooled = results.pooled(paper.preset)
-        rows.append(TableRow(paper.label, paper.preset, pooled[-1] if pooled else None, paper,
-                             len(results.of(paper.preset))))
+        rows.append(
+            TableRow(paper.label, paper.preset, pooled[-1] if pooled else None, paper, len(results.of(paper.preset)))
+        )
     return tuple(rows)
 
 
@@ -146,24 +196,46 @@ def build_tables(results: StudyResults, table3_preset: str = "saunet3d") -> list
     """Tables 1, 2 and 3 of ``results`` (Table 3 for ``table3_preset``)."""
     split = {"validation": "the held-out fold of each run", "test": "the test list", "all": "every training case"}
     folds = sorted({e.fold for e in results.evaluations})
-    source = (f"Ours: study `{results.study}` on `{results.dataset}`, budget `{results.budget}`, evaluated on "
-              f"{split.get(results.eval_split, results.eval_split)} (fold{'s' * (len(folds) > 1)} "
-              f"{', '.join(map(str, folds))}); means over cases, NaN skipped. Paper: Guo, arXiv:2309.08402, "
-              "110 challenge test subjects.")
+    source = (
+        f"Ours: study `{results.study}` on `{results.dataset}`, budget `{results.budget}`, evaluated on "
+        f"{split.get(results.eval_split, results.eval_split)} (fold{'s' * (len(folds) > 1)} "
+        f"{', '.join(map(str, folds))}); means over cases, NaN skipped. Paper: Guo, arXiv:2309.08402, "
+        "110 challenge test subjects."
+    )
     if results.eval_split != "validation" and len(folds) > 1:
-        source += (f" Each of the {len(folds)} models per network (one per validation fold) scored every case: "
-                   "n counts a case once per model.")
+        source += (
+            f" Each of the {len(folds)} models per network (one per validation fold) scored every case: "
+            "n counts a case once per model."
+        )
     avd = "AVD: ours in %; the paper prints a fraction, shown converted to % with the printed fraction in brackets."
     return [
-        PaperTable(1, "Ablation of the 3D SA-UNet's modules.", "preset", _preset_rows(results, TABLE1_ROWS),
-                   (source, avd)),
-        PaperTable(2, "Comparison with other methods.", "preset", _preset_rows(results, TABLE2_ROWS),
-                   (source, avd, "The challenge winner is quoted from the paper and the challenge results "
-                                 "(HD95 and recall: Kuijf et al., IEEE TMI 2019), not trained here.")),
-        PaperTable(3, f"3D SA-UNet per scanner (`{table3_preset}`).", "scanner",
-                   _scanner_rows(results, table3_preset),
-                   (source, avd, "Our scanners are matched to the paper's by name; a row without ours has no "
-                                 "matching scanner in the data set.")),
+        PaperTable(
+            1, "Ablation of the 3D SA-UNet's modules.", "preset", _preset_rows(results, TABLE1_ROWS), (source, avd)
+        ),
+        PaperTable(
+            2,
+            "Comparison with other methods.",
+            "preset",
+            _preset_rows(results, TABLE2_ROWS),
+            (
+                source,
+                avd,
+                "The challenge winner is quoted from the paper and the challenge results "
+                "(HD95 and recall: Kuijf et al., IEEE TMI 2019), not trained here.",
+            ),
+        ),
+        PaperTable(
+            3,
+            f"3D SA-UNet per scanner (`{table3_preset}`).",
+            "scanner",
+            _scanner_rows(results, table3_preset),
+            (
+                source,
+                avd,
+                "Our scanners are matched to the paper's by name; a row without ours has no "
+                "matching scanner in the data set.",
+            ),
+        ),
     ]
 
 

@@ -121,7 +121,7 @@ class WMHChallengeMetric(CumulativeIterationMetric):
         for b in range(pred_np.shape[0]):
             wmh, ignore = self._reference_masks(y_np[b])
             binary = self._result_mask(pred_np[b]) & ~ignore
-            values.append(self._case_value(wmh, binary, lambda: self._geometry(y, y_pred, b)))
+            values.append(self._case_value(wmh, binary, lambda b=b: self._geometry(y, y_pred, b)))
         return torch.tensor(values, dtype=torch.float64).reshape(-1, 1)
 
     def aggregate(self, reduction: str | None = None):

@@ -26,8 +26,9 @@ class EnsureLabelClassesd(MapTransform):
         tolerance: largest distance from an integer accepted before rounding.
     """
 
-    def __init__(self, keys: KeysCollection, num_classes: int = 3, tolerance: float = 1e-3,
-                 allow_missing_keys: bool = False) -> None:
+    def __init__(
+        self, keys: KeysCollection, num_classes: int = 3, tolerance: float = 1e-3, allow_missing_keys: bool = False
+    ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.num_classes = int(num_classes)
         self.tolerance = float(tolerance)
@@ -40,13 +41,17 @@ class EnsureLabelClassesd(MapTransform):
             values = label.float() if isinstance(label, torch.Tensor) else torch.as_tensor(label).float()
             rounded = torch.round(values)  # a MetaTensor stays one, with its metadata
             if float((values - rounded).abs().max()) > self.tolerance:
-                raise ValueError(f"{source}: label map has non-integer values (e.g. "
-                                 f"{float(values[(values - rounded).abs() > self.tolerance][0])}); "
-                                 "was it resampled with linear interpolation?")
+                raise ValueError(
+                    f"{source}: label map has non-integer values (e.g. "
+                    f"{float(values[(values - rounded).abs() > self.tolerance][0])}); "
+                    "was it resampled with linear interpolation?"
+                )
             found = torch.unique(rounded)
             unknown = found[(found < 0) | (found >= self.num_classes)]
             if unknown.numel():
-                raise ValueError(f"{source}: label values {unknown.tolist()} outside 0..{self.num_classes - 1} "
-                                 f"(found {found.tolist()})")
+                raise ValueError(
+                    f"{source}: label values {unknown.tolist()} outside 0..{self.num_classes - 1} "
+                    f"(found {found.tolist()})"
+                )
             d[key] = rounded
         return d

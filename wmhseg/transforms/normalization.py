@@ -105,8 +105,10 @@ class NormalizeFLAIRd(MapTransform):
             if not torch.is_floating_point(torch.as_tensor(image)):
                 image = image.float() if isinstance(image, torch.Tensor) else torch.as_tensor(image).float()
             if mask is not None and tuple(mask.shape[1:]) != tuple(image.shape[1:]):
-                raise ValueError(f"{_source(image)}: brain mask shape {tuple(mask.shape)} differs from the image's "
-                                 f"{tuple(image.shape)}")
+                raise ValueError(
+                    f"{_source(image)}: brain mask shape {tuple(mask.shape)} differs from the image's "
+                    f"{tuple(image.shape)}"
+                )
             mean, std = self.statistics(image, mask)
             out = (image - mean) / std
             if isinstance(out, MetaTensor):

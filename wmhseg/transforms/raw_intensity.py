@@ -53,8 +53,7 @@ class ApplyToRawIntensityd(MapTransform, Randomizable):
         d = dict(data)
         shifts = {}
         for key in self.key_iterator(d):
-            shifts[key] = (raw_zero(d[key]), d[key].meta if isinstance(d[key], MetaTensor) else None,
-                           d[key].dtype)
+            shifts[key] = (raw_zero(d[key]), d[key].meta if isinstance(d[key], MetaTensor) else None, d[key].dtype)
             d[key] = d[key] - shifts[key][0]
         d = dict(self.transform(d))
         for key, (zero, meta, dtype) in shifts.items():

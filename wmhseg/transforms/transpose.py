@@ -22,8 +22,13 @@ class RandTransposeAxesd(RandomizableTransform, MapTransform):
     Shapes must agree on the two axes for batches to collate (square patches in-plane).
     """
 
-    def __init__(self, keys: KeysCollection, prob: float = 0.5, spatial_axes: Sequence[int] = (0, 1),
-                 allow_missing_keys: bool = False) -> None:
+    def __init__(
+        self,
+        keys: KeysCollection,
+        prob: float = 0.5,
+        spatial_axes: Sequence[int] = (0, 1),
+        allow_missing_keys: bool = False,
+    ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         RandomizableTransform.__init__(self, prob)
         if len(spatial_axes) != 2 or spatial_axes[0] == spatial_axes[1]:

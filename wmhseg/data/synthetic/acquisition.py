@@ -89,8 +89,17 @@ def sample(
     fine_to_target[:3, 3] = np.asarray(start) + 0.5 / factors - 0.5
     m = target_to_source @ fine_to_target
     fine_shape = tuple(int(s) * int(f) for s, f in zip(shape, factors))
-    fine = ndi.affine_transform(volume, m[:3, :3], m[:3, 3], output_shape=fine_shape, order=order,
-                                mode="constant", cval=cval, output=np.float32, prefilter=False)
+    fine = ndi.affine_transform(
+        volume,
+        m[:3, :3],
+        m[:3, 3],
+        output_shape=fine_shape,
+        order=order,
+        mode="constant",
+        cval=cval,
+        output=np.float32,
+        prefilter=False,
+    )
     fine = fine.reshape(shape[0], factors[0], shape[1], factors[1], shape[2], factors[2])
     return fine.transpose(0, 2, 4, 1, 3, 5).reshape(*shape, int(np.prod(factors)))
 
@@ -111,15 +120,16 @@ def calibrate_threshold(critical: np.ndarray, n_voxels: int) -> float:
     n_voxels = int(np.clip(n_voxels, 0, flat.size))
     if n_voxels == 0:
         return float(flat.max()) + 1.0
-    top = np.partition(flat, flat.size - n_voxels)[flat.size - n_voxels:]
+    top = np.partition(flat, flat.size - n_voxels)[flat.size - n_voxels :]
     lowest_inside = float(top.min())
     below = flat[flat < lowest_inside]
     highest_outside = float(below.max()) if below.size else 0.0
     return 0.5 * (lowest_inside + highest_outside)
 
 
-def bounding_box(mask: np.ndarray, source_to_target: np.ndarray, shape: Sequence[int], margin: int = 2
-                 ) -> tuple[np.ndarray, np.ndarray] | None:
+def bounding_box(
+    mask: np.ndarray, source_to_target: np.ndarray, shape: Sequence[int], margin: int = 2
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Target-grid box (start, stop) covering the source-space ``mask``, or None if it misses the grid."""
     idx = np.argwhere(mask)
     if idx.shape[0] == 0:

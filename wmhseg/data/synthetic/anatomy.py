@@ -36,8 +36,9 @@ class SubjectAnatomy:
         return self.maps["gm"].shape
 
 
-def subject_anatomy(atlas: TissueAtlas, ventricle_enlargement_mm: float = 0.0,
-                    tissue_sharpness: float = 1.0) -> SubjectAnatomy:
+def subject_anatomy(
+    atlas: TissueAtlas, ventricle_enlargement_mm: float = 0.0, tissue_sharpness: float = 1.0
+) -> SubjectAnatomy:
     """The atlas maps for one subject.
 
     Tissue closer than ``ventricle_enlargement_mm`` to the lateral ventricles becomes CSF
@@ -57,8 +58,9 @@ def subject_anatomy(atlas: TissueAtlas, ventricle_enlargement_mm: float = 0.0,
         maps["csf"] = np.where(grown, maps["csf"] + maps["gm"] + maps["wm"], maps["csf"]).astype(np.float32)
         for name in ("gm", "wm", "wm_depth"):
             maps[name] = np.where(grown, np.float32(0), maps[name])
-        maps["ventricle_distance"] = np.maximum(maps["ventricle_distance"] - np.float32(ventricle_enlargement_mm),
-                                                np.float32(0))
+        maps["ventricle_distance"] = np.maximum(
+            maps["ventricle_distance"] - np.float32(ventricle_enlargement_mm), np.float32(0)
+        )
     return SubjectAnatomy(maps=maps, affine=atlas.affine.copy())
 
 
@@ -69,24 +71,32 @@ class ElasticWarp:
     with standard deviation ``displacement_mm``.
     """
 
-    def __init__(self, shape: Sequence[int], spacing: Sequence[float], rng: np.random.Generator,
-                 displacement_mm: float = 3.0, correlation_mm: float = 20.0) -> None:
+    def __init__(
+        self,
+        shape: Sequence[int],
+        spacing: Sequence[float],
+        rng: np.random.Generator,
+        displacement_mm: float = 3.0,
+        correlation_mm: float = 20.0,
+    ) -> None:
         field = smooth_random_field(shape, spacing, correlation_mm, rng, n_fields=3)
         field *= (displacement_mm / np.asarray(spacing, dtype=np.float32))[:, None, None, None]
         self.max_shift_voxels = int(np.ceil(np.abs(field).max()))
         self.coords = np.indices(shape, dtype=np.float32)
         self.coords += field
 
-    def __call__(self, volume: np.ndarray, cval: float = 0.0,
-                 box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    def __call__(
+        self, volume: np.ndarray, cval: float = 0.0, box: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
         """Warp ``volume``; with ``box`` (start, stop) only that part of the output is computed, the rest is
         ``cval``."""
         if box is None:
             return ndi.map_coordinates(volume, self.coords, order=1, mode="constant", cval=cval, output=np.float32)
         out = np.full(volume.shape, cval, dtype=np.float32)
         (x0, y0, z0), (x1, y1, z1) = box
-        out[x0:x1, y0:y1, z0:z1] = ndi.map_coordinates(volume, self.coords[:, x0:x1, y0:y1, z0:z1], order=1,
-                                                       mode="constant", cval=cval, output=np.float32)
+        out[x0:x1, y0:y1, z0:z1] = ndi.map_coordinates(
+            volume, self.coords[:, x0:x1, y0:y1, z0:z1], order=1, mode="constant", cval=cval, output=np.float32
+        )
         return out
 
     def support(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

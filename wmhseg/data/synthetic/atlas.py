@@ -42,8 +42,9 @@ class TissueAtlas:
 def load_atlas() -> TissueAtlas:
     """Read and decode the shipped atlas once per process (read-only arrays)."""
     if not ATLAS_FILE.is_file():
-        raise FileNotFoundError(f"phantom atlas missing: {ATLAS_FILE}; "
-                                "rebuild it with pipelines/build_phantom_atlas.py")
+        raise FileNotFoundError(
+            f"phantom atlas missing: {ATLAS_FILE}; rebuild it with pipelines/build_phantom_atlas.py"
+        )
     sidecar = json.loads(ATLAS_FILE.with_name(ATLAS_FILE.name.replace(".nii.gz", ".json")).read_text())
     img = nib.load(ATLAS_FILE)
     data = np.asarray(img.dataobj)

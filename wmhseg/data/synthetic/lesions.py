@@ -29,7 +29,7 @@ def render_blob(score: np.ndarray, centre: np.ndarray, sigma: np.ndarray, amplit
         return
     axes = [((np.arange(lo[d], hi[d], dtype=np.float32) - centre[d]) / sigma[d]) ** 2 for d in range(3)]
     blob = amplitude * np.exp(-0.5 * (axes[0][:, None, None] + axes[1][None, :, None] + axes[2][None, None, :]))
-    window = score[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    window = score[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     np.maximum(window, blob, out=window)
 
 
@@ -63,8 +63,10 @@ def wmh_score(anatomy: SubjectAnatomy, rng: np.random.Generator, severity: float
     """Score map of white-matter hyperintensities for a given ``severity`` in [0, 1] (float32)."""
     severity = float(np.clip(severity, 0.0, 1.0))
     maps, spacing = anatomy.maps, np.asarray(anatomy.spacing, dtype=np.float32)
-    coarse, fine = smooth_random_field(anatomy.shape, spacing, 9.0, rng, n_fields=1)[0], \
-        smooth_random_field(anatomy.shape, spacing, 3.5, rng, n_fields=1)[0]
+    coarse, fine = (
+        smooth_random_field(anatomy.shape, spacing, 9.0, rng, n_fields=1)[0],
+        smooth_random_field(anatomy.shape, spacing, 3.5, rng, n_fields=1)[0],
+    )
 
     # periventricular: a rim that thickens with severity, boosted into caps at the horns
     d_vent = maps["ventricle_distance"]
@@ -83,15 +85,20 @@ def wmh_score(anatomy: SubjectAnatomy, rng: np.random.Generator, severity: float
     n_punctate = int(rng.integers(2, 6) + round(30 * severity * rng.uniform(0.5, 1.5)))
     for centre in sample_voxels(candidates, wm, n_punctate, rng):
         radius_mm = rng.uniform(1.0, 2.6)
-        render_blob(deep, centre.astype(np.float32), radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
-                     rng.uniform(0.4, 0.85))
+        render_blob(
+            deep, centre.astype(np.float32), radius_mm / spacing * rng.uniform(0.7, 1.4, size=3), rng.uniform(0.4, 0.85)
+        )
     n_clusters = int(round((1.0 + 7.0 * rng.uniform(0.6, 1.4)) * severity**1.5))
     for centre in sample_voxels(candidates & (maps["wm_depth"] > 3.0), wm, n_clusters, rng):
         for _ in range(int(rng.integers(3, 9))):
             offset_mm = rng.normal(0.0, 5.0, size=3)
             radius_mm = rng.uniform(2.5, 6.0)
-            render_blob(deep, centre + offset_mm / spacing, radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
-                         rng.uniform(0.55, 0.9))
+            render_blob(
+                deep,
+                centre + offset_mm / spacing,
+                radius_mm / spacing * rng.uniform(0.7, 1.4, size=3),
+                rng.uniform(0.55, 0.9),
+            )
     deep *= np.exp(0.3 * coarse)
 
     # lesions live in white matter, outside the ventricles

@@ -55,9 +55,14 @@ def _draw_parameters(rng: np.random.Generator, lesion_range: tuple[float, float]
         "orientation": ORIENTATIONS[int(rng.integers(len(ORIENTATIONS)))],
         "skull_stripped": bool(rng.uniform() < 0.35),
         "contrast": {  # tissue intensities relative to white matter
-            "gm": rng.uniform(1.12, 1.35), "csf": rng.uniform(0.08, 0.3), "wmh": rng.uniform(1.35, 1.85),
-            "skull": rng.uniform(0.03, 0.12), "marrow": rng.uniform(0.35, 0.8), "fat": rng.uniform(0.9, 1.5),
-            "soft_tissue": rng.uniform(0.5, 0.8), "texture": rng.uniform(0.02, 0.05),
+            "gm": rng.uniform(1.12, 1.35),
+            "csf": rng.uniform(0.08, 0.3),
+            "wmh": rng.uniform(1.35, 1.85),
+            "skull": rng.uniform(0.03, 0.12),
+            "marrow": rng.uniform(0.35, 0.8),
+            "fat": rng.uniform(0.9, 1.5),
+            "soft_tissue": rng.uniform(0.5, 0.8),
+            "texture": rng.uniform(0.02, 0.05),
         },
         "wm_level": wm_level,
         "snr": rng.uniform(15, 40),
@@ -75,12 +80,20 @@ def _draw_parameters(rng: np.random.Generator, lesion_range: tuple[float, float]
     }
 
 
-def _head_shells(brain_distance: np.ndarray, contrast: dict[str, float], thickness: float,
-                 perturbation: np.ndarray) -> np.ndarray:
+def _head_shells(
+    brain_distance: np.ndarray, contrast: dict[str, float], thickness: float, perturbation: np.ndarray
+) -> np.ndarray:
     """FLAIR intensity of CSF, skull (tables and diploe), galea, scalp fat and skin by distance from the brain."""
     d = (brain_distance + 1.5 * perturbation) / thickness
-    layers = [(1.5, contrast["csf"]), (3.0, contrast["skull"]), (5.5, contrast["marrow"]), (7.0, contrast["skull"]),
-              (8.5, contrast["soft_tissue"]), (13.0, contrast["fat"]), (14.5, contrast["soft_tissue"])]
+    layers = [
+        (1.5, contrast["csf"]),
+        (3.0, contrast["skull"]),
+        (5.5, contrast["marrow"]),
+        (7.0, contrast["skull"]),
+        (8.5, contrast["soft_tissue"]),
+        (13.0, contrast["fat"]),
+        (14.5, contrast["soft_tissue"]),
+    ]
     out = np.zeros_like(brain_distance)
     for outer, value in reversed(layers):
         out[d <= outer] = value
@@ -135,8 +148,12 @@ def make_phantom(
     # independent streams: parameters, warp, WMH, infarcts, acquisition noise, textures
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     params = _draw_parameters(streams[0], lesion_volume_range)
-    for key, value in (("lesion_volume_ml", lesion_volume_ml), ("other_pathology", other_pathology),
-                       ("orientation", orientation), ("skull_stripped", skull_stripped)):
+    for key, value in (
+        ("lesion_volume_ml", lesion_volume_ml),
+        ("other_pathology", other_pathology),
+        ("orientation", orientation),
+        ("skull_stripped", skull_stripped),
+    ):
         if value is not None:
             params[key] = value
     contrast = params["contrast"]
@@ -151,8 +168,10 @@ def make_phantom(
     infarct = infarct_score(anatomy, streams[3], params["n_infarcts"]) if params["other_pathology"] else None
     if wmh is not None and infarct is not None:
         wmh[infarct > 0.45] = 0.0
-    perturbation, texture = smooth_random_field(anatomy.shape, anatomy.spacing, 12.0, streams[5])[0], \
-        smooth_random_field(anatomy.shape, anatomy.spacing, 5.0, streams[5])[0]
+    perturbation, texture = (
+        smooth_random_field(anatomy.shape, anatomy.spacing, 12.0, streams[5])[0],
+        smooth_random_field(anatomy.shape, anatomy.spacing, 5.0, streams[5])[0],
+    )
     intensity = maps["gm"] * contrast["gm"] + maps["wm"] + maps["csf"] * contrast["csf"]
     intensity *= 1.0 + contrast["texture"] * texture
     if not params["skull_stripped"]:
@@ -176,8 +195,9 @@ def make_phantom(
     recon_affine = acq.canonical_affine(protocol.shape, protocol.spacing, np.zeros(3))
     acq_shape = (protocol.shape[0] // up, protocol.shape[1] // up, protocol.shape[2])
     acq_spacing = (protocol.spacing[0] * up, protocol.spacing[1] * up, protocol.spacing[2])
-    acq_affine = recon_affine @ np.array([[up, 0, 0, (up - 1) / 2], [0, up, 0, (up - 1) / 2], [0, 0, 1, 0],
-                                          [0, 0, 0, 1.0]])
+    acq_affine = recon_affine @ np.array(
+        [[up, 0, 0, (up - 1) / 2], [0, up, 0, (up - 1) / 2], [0, 0, 1, 0], [0, 0, 0, 1.0]]
+    )
     source_from_scanner = np.linalg.inv(anatomy.affine) @ np.linalg.inv(scanner_from_atlas)
     source_from_acq = source_from_scanner @ acq_affine
     n_acq = acq.subsampling(acq_spacing)  # the stored grid has the same slices, so the same sub-sampling in z

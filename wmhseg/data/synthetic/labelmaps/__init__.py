@@ -8,5 +8,16 @@ from .anatomy import CLASSES, LabelMap, load_label_map, load_label_maps
 from .generator import FLAIRSynthesizer, SynthesisSettings, SyntheticSample
 from .stream import SyntheticFLAIRStream, sample_to_dict, split_label_maps, synthetic_set
 
-__all__ = ["CLASSES", "FLAIRSynthesizer", "LabelMap", "SynthesisSettings", "SyntheticFLAIRStream", "SyntheticSample",
-           "load_label_map", "load_label_maps", "sample_to_dict", "split_label_maps", "synthetic_set"]
+__all__ = [
+    "CLASSES",
+    "FLAIRSynthesizer",
+    "LabelMap",
+    "SynthesisSettings",
+    "SyntheticFLAIRStream",
+    "SyntheticSample",
+    "load_label_map",
+    "load_label_maps",
+    "sample_to_dict",
+    "split_label_maps",
+    "synthetic_set",
+]

@@ -92,8 +92,9 @@ class LabelMap:
         return np.linalg.norm(self.affine[:3, :3], axis=0)
 
 
-def _fields(brain: np.ndarray, wm: np.ndarray, ventricles: np.ndarray, spacing: np.ndarray,
-            step: np.ndarray) -> np.ndarray:
+def _fields(
+    brain: np.ndarray, wm: np.ndarray, ventricles: np.ndarray, spacing: np.ndarray, step: np.ndarray
+) -> np.ndarray:
     """Distance to the ventricles, depth in the white matter, distance outside the brain (mm), on a strided grid."""
     sub = tuple(slice(None, None, int(s)) for s in step)
     sampling = spacing * step
@@ -125,15 +126,18 @@ def load_label_map(path: str | os.PathLike) -> LabelMap:
         raise ValueError(f"{path}: is not a label map (values must be non-negative integers)")
     data = data.astype(np.int32)
     present = np.unique(data)
-    missing = [name for name, values in (("cerebral white matter (2/41)", CEREBRAL_WM),
-                                         ("lateral ventricles (4/43)", (4, 43))) if not np.isin(values, present).any()]
+    missing = [
+        name
+        for name, values in (("cerebral white matter (2/41)", CEREBRAL_WM), ("lateral ventricles (4/43)", (4, 43)))
+        if not np.isin(values, present).any()
+    ]
     if missing:
         raise ValueError(f"{path}: is not a FreeSurfer label map: no {' and no '.join(missing)}")
     if present.size > 255:
         raise ValueError(f"{path}: has {present.size} distinct labels; at most 255 are supported")
     idx = np.argwhere(data > 0)
     lo, hi = np.maximum(idx.min(0) - 2, 0), np.minimum(idx.max(0) + 3, data.shape)
-    data = data[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    data = data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     affine = image.affine.copy()
     affine[:3, 3] = image.affine[:3, :3] @ lo + image.affine[:3, 3]
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
@@ -169,6 +173,9 @@ def label_map_files(folder: str | os.PathLike) -> list[Path]:
 
 def load_label_maps(source: str | os.PathLike | Sequence[str | os.PathLike]) -> list[LabelMap]:
     """All label maps of a folder, or of a list of files."""
-    files = label_map_files(source) if isinstance(source, (str, os.PathLike)) and Path(source).is_dir() \
+    files = (
+        label_map_files(source)
+        if isinstance(source, (str, os.PathLike)) and Path(source).is_dir()
         else [Path(p) for p in ([source] if isinstance(source, (str, os.PathLike)) else source)]
+    )
     return [load_label_map(p) for p in files]

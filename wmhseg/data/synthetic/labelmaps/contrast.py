@@ -46,8 +46,9 @@ def draw_label_means(values: np.ndarray, rng: np.random.Generator, random_contra
         means[[g == "wm" for g in groups]] = 1.0
     else:
         group_means = {g: rng.uniform(*FLAIR_PRIOR[g]) for g in set(groups)}
-        means = np.array([group_means[g] * (1.0 if g in ("wm", "background") else rng.uniform(0.95, 1.05))
-                          for g in groups])
+        means = np.array(
+            [group_means[g] * (1.0 if g in ("wm", "background") else rng.uniform(0.95, 1.05)) for g in groups]
+        )
     means[[g == "background" for g in groups]] = 0.0
     return means.astype(np.float32)
 
@@ -58,8 +59,12 @@ def lesion_contrast(rng: np.random.Generator, random_contrast: bool) -> dict[str
     if random_contrast and rng.uniform() < 0.3:
         centre = rng.uniform(0.3, 0.75)  # some random-contrast samples have dark lesions
     rim = 1.0 + (centre - 1.0) * rng.uniform(0.3, 0.7)
-    return {"rim": float(rim), "centre": float(centre), "gamma": float(rng.uniform(0.5, 2.0)),
-            "rim_width": float(rng.uniform(0.3, 1.5))}
+    return {
+        "rim": float(rim),
+        "centre": float(centre),
+        "gamma": float(rng.uniform(0.5, 2.0)),
+        "rim_width": float(rng.uniform(0.3, 1.5)),
+    }
 
 
 def compose_image(labels: np.ndarray, means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -97,8 +102,9 @@ def add_bright_mimics(image: np.ndarray, groups: dict[str, np.ndarray], rng: np.
         if n and groups[key].any():
             spots = np.zeros(shape, dtype=np.float32)
             for centre in sample_voxels(groups[key], np.ones(shape, np.float32), n, rng):
-                render_blob(spots, centre.astype(np.float32), rng.uniform(*radius_range) *
-                            rng.uniform(0.6, 1.5, size=3), 1.0)
+                render_blob(
+                    spots, centre.astype(np.float32), rng.uniform(*radius_range) * rng.uniform(0.6, 1.5, size=3), 1.0
+                )
             spots *= groups[key]
             image += spots * (np.float32(rng.uniform(*level_range)) - image) * (spots > 0.2)
             added[name] = n

@@ -114,9 +114,13 @@ class FLAIRSynthesizer:
     @staticmethod
     def _lookup_tables(label_map: LabelMap) -> dict[str, np.ndarray]:
         groups = np.array([tissue_group(int(v)) for v in label_map.values])
-        return {"class": class_of_labels(label_map.values), "wm": np.isin(label_map.values, CEREBRAL_WM),
-                "cortex": np.isin(label_map.values, CORTEX), "ventricles": groups == "ventricles",
-                "csf": groups == "csf"}
+        return {
+            "class": class_of_labels(label_map.values),
+            "wm": np.isin(label_map.values, CEREBRAL_WM),
+            "cortex": np.isin(label_map.values, CORTEX),
+            "ventricles": groups == "ventricles",
+            "csf": groups == "csf",
+        }
 
     def _choices(self, rng: np.random.Generator, overrides: dict[str, Any]) -> dict[str, Any]:
         s = self.settings
@@ -174,12 +178,16 @@ class FLAIRSynthesizer:
         label_map, lut = self.label_maps[c["map_index"]], self._luts[c["map_index"]]
         coords, shape = self._work_grid(label_map, rng)
 
-        labels = ndi.map_coordinates(label_map.labels, coords, order=0, mode="constant", cval=0, output=np.uint8,
-                                     prefilter=False)
-        coords /= (np.linalg.norm(label_map.fields_affine[:3, :3], axis=0) /
-                   label_map.spacing).astype(np.float32)[:, None, None, None]
-        fields = [ndi.map_coordinates(f, coords, order=1, mode="nearest", output=np.float32, prefilter=False)
-                  for f in label_map.fields]
+        labels = ndi.map_coordinates(
+            label_map.labels, coords, order=0, mode="constant", cval=0, output=np.uint8, prefilter=False
+        )
+        coords /= (np.linalg.norm(label_map.fields_affine[:3, :3], axis=0) / label_map.spacing).astype(np.float32)[
+            :, None, None, None
+        ]
+        fields = [
+            ndi.map_coordinates(f, coords, order=1, mode="nearest", output=np.float32, prefilter=False)
+            for f in label_map.fields
+        ]
         del coords
         ventricle_distance, wm_depth, brain_distance = fields
         wm = lut["wm"][labels]
@@ -188,8 +196,9 @@ class FLAIRSynthesizer:
         severity = severity_for_volume(c["lesion_volume_ml"]) if c["lesion_volume_ml"] > 0 else 0.0
         score, patterns = wmh_score(wm, ventricle_distance, wm_depth, rng, severity)
         contrast = lesion_contrast(rng, c["random_contrast"])
-        wmh, grade = lesion_from_score(score, wm, int(round(c["lesion_volume_ml"] * 1000.0)), contrast["rim_width"],
-                                       rng)
+        wmh, grade = lesion_from_score(
+            score, wm, int(round(c["lesion_volume_ml"] * 1000.0)), contrast["rim_width"], rng
+        )
         del score
         other = np.zeros(shape, bool)
         other_core = other
@@ -205,8 +214,11 @@ class FLAIRSynthesizer:
             csf_level = float(means[lut["csf"]].mean()) if lut["csf"].any() else 0.1
             image[other & ~other_core] *= np.float32(rng.uniform(1.1, 1.7))
             image[other_core] = np.float32(csf_level * rng.uniform(0.7, 1.5))
-        mimics = add_bright_mimics(image, {"cortex": lut["cortex"][labels], "ventricles": lut["ventricles"][labels],
-                                           "csf": lut["csf"][labels]}, rng)
+        mimics = add_bright_mimics(
+            image,
+            {"cortex": lut["cortex"][labels], "ventricles": lut["ventricles"][labels], "csf": lut["csf"][labels]},
+            rng,
+        )
         image = imaging.blur(image, [rng.uniform(*s.partial_volume_mm)] * 3)
         image *= acq.bias_field(shape, (1.0, 1.0, 1.0), rng.uniform(*s.bias_strength), rng)
         gamma = float(np.exp(rng.normal(0.0, s.gamma_log_std)))
@@ -224,8 +236,9 @@ class FLAIRSynthesizer:
         del image
         ghost = rng.uniform() < s.ghosting_fraction
         if ghost:
-            acquired = acq.ghosting(acquired, int(rng.choice([a for a in range(3) if a != axis])),
-                                    float(rng.uniform(0.02, 0.1)))
+            acquired = acq.ghosting(
+                acquired, int(rng.choice([a for a in range(3) if a != axis])), float(rng.uniform(0.02, 0.1))
+            )
         wm_level = rng.uniform(100.0, 1000.0)
         snr = rng.uniform(*s.snr)
         acquired *= np.float32(wm_level)
@@ -255,16 +268,23 @@ class FLAIRSynthesizer:
         affine[:3, 3] = [(step - 1) / 2.0 - (n - 1) / 2.0 for n, step in zip(shape, self.steps)]
         voxel_ml = float(np.prod(s.target_spacing)) / 1000.0
         info = {
-            "seed": int(seed), "label_map": label_map.name,
+            "seed": int(seed),
+            "label_map": label_map.name,
             **{k: v for k, v in c.items() if k not in ("map_index", "lesion_volume_ml")},
             "requested_lesion_volume_ml": float(c["lesion_volume_ml"]),
             "lesion_volume_ml": float(np.count_nonzero(label == WMH) * voxel_ml),
             "other_volume_ml": float(np.count_nonzero(label == OTHER) * voxel_ml),
             "ventricle_volume_ml": float(np.count_nonzero(label == VENTRICLES) * voxel_ml),
             "intracranial_volume_ml": float(np.count_nonzero(label > 0) * voxel_ml),
-            "patterns": patterns, "lesion_contrast": contrast, "mimics": mimics, "gamma": gamma,
-            "snr": float(snr), "ghosting": bool(ghost), "strip_margin_mm": stripped_mm,
+            "patterns": patterns,
+            "lesion_contrast": contrast,
+            "mimics": mimics,
+            "gamma": gamma,
+            "snr": float(snr),
+            "ghosting": bool(ghost),
+            "strip_margin_mm": stripped_mm,
             "work_shape": list(shape),
         }
-        return SyntheticSample(image=out_image.astype(np.float32), label=label.astype(np.uint8), affine=affine,
-                               info=info)
+        return SyntheticSample(
+            image=out_image.astype(np.float32), label=label.astype(np.uint8), affine=affine, info=info
+        )

@@ -55,16 +55,18 @@ def slice_positions(length: int, thickness: float, phase: float) -> np.ndarray:
     return first + thickness * np.arange(max(n, 2))
 
 
-def acquisition_blur(volume: np.ndarray, slice_axis: int, thickness: float, inplane_mm: float,
-                     profile: float = 1.0) -> np.ndarray:
+def acquisition_blur(
+    volume: np.ndarray, slice_axis: int, thickness: float, inplane_mm: float, profile: float = 1.0
+) -> np.ndarray:
     """The volume as seen by the protocol's point-spread function (slice profile FWHM = ``profile`` x thickness)."""
-    sigma = [FWHM_TO_SIGMA * np.sqrt(max(inplane_mm ** 2 - 1.0, 0.0))] * 3
+    sigma = [FWHM_TO_SIGMA * np.sqrt(max(inplane_mm**2 - 1.0, 0.0))] * 3
     sigma[slice_axis] = FWHM_TO_SIGMA * np.sqrt(max((profile * thickness) ** 2 - 1.0, 0.0))
     return blur(volume, sigma)
 
 
-def to_network_grid(acquired: np.ndarray, slice_axis: int, slices: np.ndarray, work_shape: Sequence[int],
-                    steps: Sequence[int]) -> np.ndarray:
+def to_network_grid(
+    acquired: np.ndarray, slice_axis: int, slices: np.ndarray, work_shape: Sequence[int], steps: Sequence[int]
+) -> np.ndarray:
     """Interpolate an acquired volume (slices at ``slices`` along ``slice_axis``) onto the network grid, which
     samples the working grid of ``work_shape`` at the centre of every group of ``steps`` voxels per axis."""
     out = acquired

@@ -27,7 +27,7 @@ from ..lesions import render_blob, sample_voxels
 
 def render_ellipsoid(score: np.ndarray, centre: np.ndarray, axes: np.ndarray, amplitude: float) -> None:
     """score = max(score, amplitude * Gaussian) for a Gaussian with principal semi-axes ``axes`` (3x3, rows, voxels)."""
-    extent = 3.0 * np.sqrt((axes ** 2).sum(0))
+    extent = 3.0 * np.sqrt((axes**2).sum(0))
     lo = np.maximum(np.floor(centre - extent).astype(int), 0)
     hi = np.minimum(np.ceil(centre + extent).astype(int) + 1, score.shape)
     if np.any(hi <= lo):
@@ -36,8 +36,8 @@ def render_ellipsoid(score: np.ndarray, centre: np.ndarray, axes: np.ndarray, am
     offsets = np.stack(grids, -1)
     inverse = np.linalg.inv(axes.T).astype(np.float32)
     local = offsets @ inverse.T
-    blob = amplitude * np.exp(-0.5 * (local ** 2).sum(-1))
-    window = score[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    blob = amplitude * np.exp(-0.5 * (local**2).sum(-1))
+    window = score[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     np.maximum(window, blob, out=window)
 
 
@@ -55,19 +55,25 @@ def _orthonormal(direction: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return basis * np.sign(basis[0] @ direction)
 
 
-def wmh_score(wm: np.ndarray, ventricle_distance: np.ndarray, wm_depth: np.ndarray, rng: np.random.Generator,
-              severity: float) -> tuple[np.ndarray, dict[str, float]]:
+def wmh_score(
+    wm: np.ndarray, ventricle_distance: np.ndarray, wm_depth: np.ndarray, rng: np.random.Generator, severity: float
+) -> tuple[np.ndarray, dict[str, float]]:
     """Lesion score on the white matter ``wm`` (bool) of a 1 mm grid; returns the score and the pattern weights.
 
     ``severity`` in [0, 1] sets the number of foci and how far the periventricular band reaches.
     """
     shape = wm.shape
-    weights = {"periventricular": rng.uniform(0.2, 1.0), "deep": rng.uniform(0.2, 1.0),
-               "ovoid": rng.uniform(0.0, 1.0) if rng.uniform() < 0.6 else 0.0,
-               "juxtacortical": rng.uniform(0.0, 0.8) if rng.uniform() < 0.5 else 0.0}
-    coarse, medium, fine = smooth_random_field(shape, (1.0, 1.0, 1.0), 10.0, rng, n_fields=1)[0], \
-        smooth_random_field(shape, (1.0, 1.0, 1.0), 5.0, rng, n_fields=1)[0], \
-        smooth_random_field(shape, (1.0, 1.0, 1.0), 2.0, rng, n_fields=1)[0]
+    weights = {
+        "periventricular": rng.uniform(0.2, 1.0),
+        "deep": rng.uniform(0.2, 1.0),
+        "ovoid": rng.uniform(0.0, 1.0) if rng.uniform() < 0.6 else 0.0,
+        "juxtacortical": rng.uniform(0.0, 0.8) if rng.uniform() < 0.5 else 0.0,
+    }
+    coarse, medium, fine = (
+        smooth_random_field(shape, (1.0, 1.0, 1.0), 10.0, rng, n_fields=1)[0],
+        smooth_random_field(shape, (1.0, 1.0, 1.0), 5.0, rng, n_fields=1)[0],
+        smooth_random_field(shape, (1.0, 1.0, 1.0), 2.0, rng, n_fields=1)[0],
+    )
     score = np.zeros(shape, dtype=np.float32)
 
     # periventricular rim/band, boosted into caps at the horn tips
@@ -87,13 +93,21 @@ def wmh_score(wm: np.ndarray, ventricle_distance: np.ndarray, wm_depth: np.ndarr
     n_punctate = int(rng.integers(1, 8) + round(40 * severity * rng.uniform(0.3, 1.5)))
     deep = np.zeros(shape, dtype=np.float32)
     for centre in sample_voxels(deep_candidates, wm_depth.astype(np.float32) + 1, n_punctate, rng):
-        render_blob(deep, centre.astype(np.float32), rng.uniform(0.8, 2.5) * rng.uniform(0.7, 1.4, size=3),
-                    rng.uniform(0.5, 0.95))
-    n_clusters = int(round(10.0 * rng.uniform(0.3, 1.5) * severity ** 1.5))
+        render_blob(
+            deep,
+            centre.astype(np.float32),
+            rng.uniform(0.8, 2.5) * rng.uniform(0.7, 1.4, size=3),
+            rng.uniform(0.5, 0.95),
+        )
+    n_clusters = int(round(10.0 * rng.uniform(0.3, 1.5) * severity**1.5))
     for centre in sample_voxels(deep_candidates & (wm_depth > 3.0), wm_depth.astype(np.float32), n_clusters, rng):
         for _ in range(int(rng.integers(2, 8))):
-            render_blob(deep, centre + rng.normal(0.0, 5.0, size=3), rng.uniform(2.0, 6.0) *
-                        rng.uniform(0.7, 1.4, size=3), rng.uniform(0.55, 0.95))
+            render_blob(
+                deep,
+                centre + rng.normal(0.0, 5.0, size=3),
+                rng.uniform(2.0, 6.0) * rng.uniform(0.7, 1.4, size=3),
+                rng.uniform(0.55, 0.95),
+            )
     confluent = np.clip(medium - (2.2 - 1.2 * severity), 0.0, None) * (wm_depth > 2.0)
     np.maximum(deep, np.float32(0.8) * confluent, out=deep)
     np.maximum(score, weights["deep"] * deep * np.exp(np.float32(0.3) * coarse), out=score)
@@ -101,8 +115,9 @@ def wmh_score(wm: np.ndarray, ventricle_distance: np.ndarray, wm_depth: np.ndarr
     if weights["ovoid"] > 0:
         ovoid = np.zeros(shape, dtype=np.float32)
         candidates = wm & (ventricle_distance > 1.0) & (ventricle_distance < 18.0)
-        for centre in sample_voxels(candidates, np.ones(shape, np.float32), int(rng.integers(2, 6) +
-                                                                                  round(25 * severity)), rng):
+        for centre in sample_voxels(
+            candidates, np.ones(shape, np.float32), int(rng.integers(2, 6) + round(25 * severity)), rng
+        ):
             axes = _orthonormal(_direction_away(ventricle_distance, centre), rng)
             radii = rng.uniform(1.5, 4.5) * np.array([rng.uniform(1.4, 2.6), 1.0, rng.uniform(0.7, 1.0)])
             render_ellipsoid(ovoid, centre.astype(np.float32), axes * radii[:, None], rng.uniform(0.6, 1.0))
@@ -110,10 +125,15 @@ def wmh_score(wm: np.ndarray, ventricle_distance: np.ndarray, wm_depth: np.ndarr
 
     if weights["juxtacortical"] > 0:
         juxta = np.zeros(shape, dtype=np.float32)
-        for centre in sample_voxels(wm & (wm_depth < 2.5), np.ones(shape, np.float32),
-                                    int(rng.integers(1, 5) + round(10 * severity)), rng):
-            render_blob(juxta, centre.astype(np.float32), rng.uniform(1.0, 3.0) * rng.uniform(0.7, 1.4, size=3),
-                        rng.uniform(0.5, 0.9))
+        for centre in sample_voxels(
+            wm & (wm_depth < 2.5), np.ones(shape, np.float32), int(rng.integers(1, 5) + round(10 * severity)), rng
+        ):
+            render_blob(
+                juxta,
+                centre.astype(np.float32),
+                rng.uniform(1.0, 3.0) * rng.uniform(0.7, 1.4, size=3),
+                rng.uniform(0.5, 0.9),
+            )
         np.maximum(score, weights["juxtacortical"] * juxta, out=score)
 
     score *= np.exp(np.float32(0.25) * fine)
@@ -121,8 +141,9 @@ def wmh_score(wm: np.ndarray, ventricle_distance: np.ndarray, wm_depth: np.ndarr
     return score, weights
 
 
-def lesion_from_score(score: np.ndarray, region: np.ndarray, n_voxels: int, rim: float, rng: np.random.Generator
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def lesion_from_score(
+    score: np.ndarray, region: np.ndarray, n_voxels: int, rim: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``n_voxels`` highest-scoring voxels of ``region`` as a mask, and a rim-to-centre grade in [0, 1]."""
     inside = score[region]
     n_voxels = int(min(n_voxels, np.count_nonzero(inside > 0)))
@@ -135,8 +156,9 @@ def lesion_from_score(score: np.ndarray, region: np.ndarray, n_voxels: int, rim:
     return mask, grade.astype(np.float32)
 
 
-def infarct_regions(parenchyma: np.ndarray, wm: np.ndarray, wm_depth: np.ndarray, rng: np.random.Generator,
-                    n_regions: int) -> tuple[np.ndarray, np.ndarray]:
+def infarct_regions(
+    parenchyma: np.ndarray, wm: np.ndarray, wm_depth: np.ndarray, rng: np.random.Generator, n_regions: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Infarct-like regions (label 2): cortico-subcortical wedges and lacunes; returns (region, cavitated core)."""
     score = np.zeros(parenchyma.shape, dtype=np.float32)
     boundary = wm & (wm_depth < 1.5)
