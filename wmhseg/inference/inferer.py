@@ -7,9 +7,8 @@ no blending at all; otherwise the fewest windows that fit, blended by MONAI's
 ``sliding_window_inference`` with ``overlap``.  A fixed ``roi_size`` gives MONAI's sliding
 windows of that size, as before.
 
-With ``crop_foreground`` the network sees only the head: the bounding box of the voxels brighter
-than the background (1st percentile) by ``FOREGROUND_FRACTION`` of the range to the 99th percentile, plus
-``crop_margin`` voxels.  Outside it every voxel is background (probability 1 for class 0).  For a
+With ``crop_foreground`` the network sees only the head: the bounding box of the voxels well above
+the background (:func:`wmhseg.reporting.qc.foreground`, the QC mosaics' head), plus ``crop_margin`` voxels.  Outside it every voxel is background (probability 1 for class 0).  For a
 skull-stripped 1 mm MNI volume this is about half the grid.  nnU-Net crops to the non-zero region in
 the same way (Isensee et al., Nat. Methods 2021).
 """
@@ -27,32 +26,23 @@ from monai.data import MetaTensor
 from monai.inferers import SlidingWindowInferer
 from monai.transforms.utils import generate_spatial_bounding_box
 
+from ..reporting.qc import foreground
 from .windows import WindowPlan, activation_bytes_per_voxel, plan_windows, size_multiple
 
 DEFAULT_MEMORY_BUDGET_MB = 1536.0
 """Default activation budget of one window: with the 3D SA-UNet it keeps the whole process under 3 GB of RSS."""
-FOREGROUND_FRACTION = 0.05
-"""Foreground (``crop_foreground``): brighter than the 1st percentile by this fraction of its range to the 99th."""
-_QUANTILE_SAMPLES = 1 << 20
 
 
 def foreground_box(inputs: torch.Tensor, margin: Sequence[int] | int = 0) -> tuple[slice, ...] | None:
     """Spatial slices of the head in ``inputs`` (B, C, *spatial); None when nothing stands out or the box is all.
 
-    The foreground is every voxel of any batch item and channel brighter than the 1st percentile (the
-    background: air, or a stripped image's zeros; the minimum can be an interpolation undershoot) by
-    :data:`FOREGROUND_FRACTION` of the range from there to the 99th percentile, so that most scanner
-    noise outside an unstripped head is left out too; the box grows by ``margin`` voxels per side,
-    within the image.
+    The head is :func:`wmhseg.reporting.qc.foreground` of the whole batch (the voxels well above the
+    background, whatever the intensity normalisation) in any batch item and channel; the box grows by
+    ``margin`` voxels per side, within the image.
     """
     data = inputs.as_tensor() if isinstance(inputs, MetaTensor) else inputs
-    flat = data.detach().flatten().float()
-    sample = flat[:: max(1, flat.numel() // _QUANTILE_SAMPLES)]
-    low, high = (float(q) for q in torch.quantile(sample, torch.tensor([0.01, 0.99])))
-    if not high > low:
-        return None
-    mask = (data > low + FOREGROUND_FRACTION * (high - low)).flatten(0, 1).any(0, keepdim=True)
-    start, end = generate_spatial_bounding_box(mask, margin=margin, allow_smaller=True)
+    head = torch.from_numpy(foreground(data.detach().float().cpu().numpy())).flatten(0, 1).any(0, keepdim=True)
+    start, end = generate_spatial_bounding_box(head, margin=margin, allow_smaller=True)
     if not all(e > s for s, e in zip(start, end)) or (not any(start) and list(end) == list(data.shape[2:])):
         return None
     return tuple(slice(int(s), int(e)) for s, e in zip(start, end))

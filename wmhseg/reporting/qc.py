@@ -63,17 +63,34 @@ def to_ras(volume: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return nib.orientations.apply_orientation(volume, ornt), ras_spacing
 
 
-def foreground(flair: np.ndarray) -> np.ndarray:
-    """Voxels brighter than a tenth of the 99th percentile of the positive values: the head, not the air."""
-    positive = flair[(flair > 0) & (flair < np.inf)]  # NaN compares false: the finite positive values, no copy
-    cutoff = 0.1 * float(np.percentile(positive, 99)) if positive.size else 0.0
-    return (flair > cutoff) & (flair < np.inf)
+FOREGROUND_FRACTION = 0.05
+"""Foreground: brighter than the background (1st percentile) by this fraction of its range to the 99th percentile."""
+_PERCENTILE_SAMPLES = 1 << 20
 
 
-def display_window(flair: np.ndarray) -> tuple[float, float]:
-    """Grey-level window: 0.5th percentile of the foreground to the lower of its 99.5th percentile and
-    three times its median, so that normal tissue stays visible when lesions are large and bright."""
-    values = flair[foreground(flair)]
+def foreground(volume: np.ndarray) -> np.ndarray:
+    """The head, not the air: the voxels brighter than the background by :data:`FOREGROUND_FRACTION`.
+
+    The background level is the 1st percentile of the finite values (air, or a stripped image's
+    zeros; the minimum can be an interpolation undershoot), the scale its distance to the 99th
+    percentile.  An affine change of intensities (normalisation) selects the same voxels, so the QC
+    mosaics (raw FLAIR) and the network's crop (normalised, :func:`wmhseg.inference.foreground_box`)
+    share this one definition.
+    """
+    finite = volume[np.isfinite(volume)]
+    if finite.size == 0:
+        return np.zeros(volume.shape, dtype=bool)
+    low, high = (float(v) for v in np.percentile(finite[:: max(1, finite.size // _PERCENTILE_SAMPLES)], [1, 99]))
+    if not high > low:
+        return np.zeros(volume.shape, dtype=bool)
+    return (volume > low + FOREGROUND_FRACTION * (high - low)) & (volume < np.inf)
+
+
+def display_window(flair: np.ndarray, head: np.ndarray) -> tuple[float, float]:
+    """Grey-level window: 0.5th percentile of the ``head`` voxels (:func:`foreground`) to the lower of their
+    99.5th percentile and three times their median, so that normal tissue stays visible when lesions are
+    large and bright."""
+    values = flair[head]
     if values.size == 0:
         values = flair[np.isfinite(flair)]
     low, high = (float(v) for v in np.percentile(values, [0.5, 99.5]))
@@ -83,12 +100,11 @@ def display_window(flair: np.ndarray) -> tuple[float, float]:
     return low, high if high > low else low + 1.0
 
 
-def head_box(flair_ras: np.ndarray, margin: int = 3) -> tuple[slice, slice, slice]:
-    """In-plane bounding box of the head over all slices, with a margin; every slice kept."""
-    fg = foreground(flair_ras)
+def head_box(head: np.ndarray, margin: int = 3) -> tuple[slice, slice, slice]:
+    """In-plane bounding box of the ``head`` mask (RAS order) over all slices, with a margin; every slice kept."""
     box = []
     for axis in (0, 1):
-        present = np.flatnonzero(fg.any(axis=tuple(a for a in (0, 1, 2) if a != axis)))
+        present = np.flatnonzero(head.any(axis=tuple(a for a in (0, 1, 2) if a != axis)))
         if present.size == 0:
             box.append(slice(None))
         else:
@@ -96,12 +112,13 @@ def head_box(flair_ras: np.ndarray, margin: int = 3) -> tuple[slice, slice, slic
     return box[0], box[1], slice(None)
 
 
-def pick_slices(flair_ras: np.ndarray, n_slices: int) -> np.ndarray:
-    """Up to ``n_slices`` axial indices spread evenly over the slices whose head area is at least a tenth of the largest."""
-    area = foreground(flair_ras).sum(axis=(0, 1))
+def pick_slices(head: np.ndarray, n_slices: int) -> np.ndarray:
+    """Up to ``n_slices`` axial indices spread evenly over the slices whose ``head`` area is at least a tenth of the
+    largest."""
+    area = head.sum(axis=(0, 1))
     with_signal = np.flatnonzero(area >= 0.1 * area.max()) if area.max() > 0 else np.array([], dtype=int)
     if with_signal.size == 0:
-        with_signal = np.arange(flair_ras.shape[2])
+        with_signal = np.arange(head.shape[2])
     if with_signal.size <= n_slices:
         return with_signal
     return np.unique(np.round(np.linspace(with_signal[0], with_signal[-1], n_slices)).astype(int))
@@ -109,6 +126,7 @@ def pick_slices(flair_ras: np.ndarray, n_slices: int) -> np.ndarray:
 
 def _mosaic(
     flair_ras: np.ndarray,
+    head: np.ndarray,
     spacing: np.ndarray,
     outlines: Sequence[tuple[np.ndarray, str]],
     slices: np.ndarray,
@@ -124,8 +142,9 @@ def _mosaic(
     title_size: float,
     orientation_letters: bool,
 ) -> None:
-    """Draw the axial ``slices`` of a RAS-ordered, cropped FLAIR with each (mask, colour) outlined; write a PNG."""
-    vmin, vmax = display_window(flair_ras)
+    """Draw the axial ``slices`` of a RAS-ordered, cropped FLAIR (``head``: its :func:`foreground`) with each
+    (mask, colour) outlined; write a PNG."""
+    vmin, vmax = display_window(flair_ras, head)
     rows = int(np.ceil(len(slices) / columns))
     cols = min(columns, len(slices))
     height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
@@ -197,8 +216,9 @@ def render_qc(
         dpi: resolution.
     """
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
-    crop = head_box(flair_ras)
-    flair_ras = flair_ras[crop]
+    head = foreground(flair_ras)
+    crop = head_box(head)
+    flair_ras, head = flair_ras[crop], head[crop]
 
     def cropped(volume: np.ndarray) -> np.ndarray:
         return to_ras(np.asarray(volume, dtype=bool), affine)[0][crop]
@@ -210,10 +230,11 @@ def render_qc(
     else:
         pv_ras = cropped(periventricular)
         outlines += [(pv_ras, PERIVENTRICULAR_COLOUR), (mask_ras & ~pv_ras, DEEP_COLOUR)]
-    slices = pick_slices(flair_ras, n_slices)
+    slices = pick_slices(head, n_slices)
     labels = [f"z {k}  ({int(mask_ras[:, :, k].sum())} vox)" for k in slices]
     _mosaic(
         flair_ras,
+        head,
         spacing,
         outlines,
         slices,
@@ -255,17 +276,19 @@ def render_comparison(
     flair_ras, spacing = to_ras(np.asarray(flair, dtype=np.float32), affine)
     ref_ras, _ = to_ras(np.asarray(reference) != 0, affine)
     pred_ras, _ = to_ras(np.asarray(prediction) != 0, affine)
-    crop = head_box(flair_ras)
-    flair_ras, ref_ras, pred_ras = flair_ras[crop], ref_ras[crop], pred_ras[crop]
+    head = foreground(flair_ras)
+    crop = head_box(head)
+    flair_ras, head, ref_ras, pred_ras = flair_ras[crop], head[crop], ref_ras[crop], pred_ras[crop]
     ref_count, pred_count = ref_ras.sum(axis=(0, 1)), pred_ras.sum(axis=(0, 1))
     with_wmh = int(np.count_nonzero(ref_count + pred_count))
     if with_wmh:  # the slices with the most reference WMH, then the most predicted WMH, in slice order
         slices = np.sort(np.lexsort((-pred_count, -ref_count))[: min(n_slices, with_wmh)])
     else:
-        slices = pick_slices(flair_ras, n_slices)
+        slices = pick_slices(head, n_slices)
     labels = [f"z {k}  ref {int(ref_count[k])}  pred {int(pred_count[k])}" for k in slices]
     _mosaic(
         flair_ras,
+        head,
         spacing,
         [(ref_ras, REFERENCE_COLOUR), (pred_ras, OUTLINE_COLOUR)],
         slices,
