@@ -17,15 +17,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import matplotlib
+import nibabel as nib
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-matplotlib.use("Agg")  # as ever on import; the drawing itself needs no backend (a pyplot-free Figure)
-
-import nibabel as nib  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from ..io import atomic_path  # noqa: E402
+from ..io import atomic_path
 
 __all__ = [
     "BRAIN_COLOUR",
@@ -77,10 +73,12 @@ def foreground(volume: np.ndarray) -> np.ndarray:
     mosaics (raw FLAIR) and the network's crop (normalised, :func:`wmhseg.inference.foreground_box`)
     share this one definition.
     """
-    finite = volume[np.isfinite(volume)]
+    flat = np.ravel(volume)
+    sample = flat[:: max(1, flat.size // _PERCENTILE_SAMPLES)]
+    finite = sample[np.isfinite(sample)]
     if finite.size == 0:
         return np.zeros(volume.shape, dtype=bool)
-    low, high = (float(v) for v in np.percentile(finite[:: max(1, finite.size // _PERCENTILE_SAMPLES)], [1, 99]))
+    low, high = (float(v) for v in np.percentile(finite, [1, 99]))
     if not high > low:
         return np.zeros(volume.shape, dtype=bool)
     return (volume > low + FOREGROUND_FRACTION * (high - low)) & (volume < np.inf)
@@ -137,51 +135,77 @@ def _mosaic(
     panel_inches: float,
     dpi: int,
     title_inches: float,
-    title_top_inches: float,
     label_size: float,
     title_size: float,
     orientation_letters: bool,
 ) -> None:
     """Draw the axial ``slices`` of a RAS-ordered, cropped FLAIR (``head``: its :func:`foreground`) with each
-    (mask, colour) outlined; write a PNG."""
+    (mask, colour) outlined; write a PNG.
+
+    Each panel is ``panel_inches * dpi`` pixels wide, the slice scaled by nearest neighbour with the
+    voxels' in-plane aspect, anterior up and the subject's right on the right; an outline is the
+    2-pixel inner border of its mask in the scaled panel.  Drawn with numpy and Pillow: no figure,
+    no axes, no font layout beyond the labels.
+    """
     vmin, vmax = display_window(flair_ras, head)
+    width = max(int(round(panel_inches * dpi)), 1)
+    nx, ny = flair_ras.shape[:2]
+    height = max(int(round(width * (ny * spacing[1]) / (nx * spacing[0]))), 1)
+    cols_index = np.minimum((np.arange(width) * nx / width).astype(int), nx - 1)  # panel column -> voxel x
+    rows_index = np.minimum((np.arange(height)[::-1] * ny / height).astype(int), ny - 1)  # panel row -> voxel y
     rows = int(np.ceil(len(slices) / columns))
     cols = min(columns, len(slices))
-    height_ratio = flair_ras.shape[1] * spacing[1] / (flair_ras.shape[0] * spacing[0])
-    height = rows * panel_inches * height_ratio + title_inches
-    fig = Figure(figsize=(cols * panel_inches, height), facecolor="black")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for ax, k, label in zip(axes.ravel(), slices, labels):
-        # rows: posterior → anterior, columns: left → right
-        ax.imshow(
-            flair_ras[:, :, k].T,
-            cmap="gray",
-            vmin=vmin,
-            vmax=vmax,
-            origin="lower",
-            aspect=spacing[1] / spacing[0],
-            interpolation="nearest",
-        )
+    top = int(round(title_inches * dpi))
+    canvas = np.zeros((top + rows * height, cols * width, 3), dtype=np.uint8)
+    for i, k in enumerate(slices):
+        grey = flair_ras[:, :, k][np.ix_(cols_index, rows_index)].T  # (panel rows, panel columns)
+        panel = np.repeat((np.clip((grey - vmin) / (vmax - vmin), 0, 1) * 255).astype(np.uint8)[..., None], 3, -1)
         for mask, colour in outlines:
-            outline = mask[:, :, k].T
-            if outline.any():
-                ax.contour(outline.astype(np.float32), levels=[0.5], colors=[colour], linewidths=0.9)
-        ax.text(0.02, 0.97, label, transform=ax.transAxes, color="yellow", fontsize=label_size, va="top")
-    if orientation_letters:
-        corner = axes[0, 0]
-        for x, y, letter, ha, va in (
-            (0.98, 0.5, "R", "right", "center"),
-            (0.02, 0.5, "L", "left", "center"),
-            (0.5, 0.02, "P", "center", "bottom"),
-            (0.5, 0.90, "A", "center", "top"),
+            scaled = mask[:, :, k][np.ix_(cols_index, rows_index)].T
+            if scaled.any():
+                panel[_inner_border(scaled, 2)] = _rgb(colour)
+        r, c = divmod(i, columns)
+        canvas[top + r * height : top + (r + 1) * height, c * width : (c + 1) * width] = panel
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    points = dpi / 72.0  # font sizes are in points, as in matplotlib
+    label_font = ImageFont.load_default(size=max(label_size * points, 6))
+    for i, label in enumerate(labels):
+        r, c = divmod(i, columns)
+        draw.text((c * width + 0.02 * width, top + r * height + 0.03 * height), label, fill="yellow", font=label_font)
+    if orientation_letters and len(slices):
+        letter_font = ImageFont.load_default(size=max(9 * points, 6))
+        for x, y, letter, anchor in (
+            (0.98, 0.5, "R", "rm"),
+            (0.02, 0.5, "L", "lm"),
+            (0.5, 0.98, "P", "mb"),
+            (0.5, 0.10, "A", "mt"),
         ):
-            corner.text(x, y, letter, transform=corner.transAxes, color="white", fontsize=9, ha=ha, va=va)
-    fig.suptitle(title, color="white", fontsize=title_size)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - title_top_inches / height, wspace=0.02, hspace=0.02)
+            draw.text((x * width, top + y * height), letter, fill="white", font=letter_font, anchor=anchor)
+    title_font = ImageFont.load_default(size=max(title_size * points, 6))
+    draw.multiline_text(
+        (canvas.shape[1] / 2, top / 2), title, fill="white", font=title_font, anchor="mm", align="center"
+    )
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, facecolor=fig.get_facecolor(), format="png", pil_kwargs={"compress_level": 1})
+        image.save(tmp, format="PNG", compress_level=1)
+
+
+def _inner_border(mask: np.ndarray, thickness: int) -> np.ndarray:
+    """The pixels of the 2D ``mask`` within ``thickness`` pixels (4-connected steps) of its outside."""
+    inner = mask.copy()
+    for _ in range(thickness):
+        shrunk = inner.copy()
+        shrunk[1:, :] &= inner[:-1, :]
+        shrunk[:-1, :] &= inner[1:, :]
+        shrunk[:, 1:] &= inner[:, :-1]
+        shrunk[:, :-1] &= inner[:, 1:]
+        inner = shrunk
+    return mask & ~inner
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` as a 0-255 RGB triple."""
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def render_qc(
@@ -245,7 +269,6 @@ def render_qc(
         panel_inches,
         dpi,
         title_inches=0.35 + 0.25 * (title.count("\n") + 1),
-        title_top_inches=0.25 + 0.25 * (title.count("\n") + 1),
         label_size=8,
         title_size=11,
         orientation_letters=True,
@@ -299,7 +322,6 @@ def render_comparison(
         panel_inches=2.5,
         dpi=80,
         title_inches=0.7,
-        title_top_inches=0.7,
         label_size=7,
         title_size=9,
         orientation_letters=False,
