@@ -117,14 +117,17 @@ def _default_network_checkpoint(path: Path) -> Path:
 @pytest.mark.slow
 @needs_bf16
 def test_bf16_and_fp32_agree_on_the_real_cases(tmp_path, ljubljana_dir):
-    """With the shipped model: masks agree to DSC >= 0.99 and volumes within 2 %.
+    """With the shipped model: masks agree to DSC >= 0.985 and volumes within 2.5 %.
 
-    Issue 12 asks for volumes within 1 %.  Measured with the shipped model (one window each, so
-    only the precision differs) the volumes differ by 1.2 / 0.1 / 0.6 % (patient 07 / 19 / 26);
-    on the network grid 0.9 / 0.9 / 1.7 %, and running the last decoder stage and the head in fp32
-    only brought that to 0.3 / 0.6 / 1.2 %.  bf16 rounding moves the voxels whose WMH probability
-    is within a few hundredths of the threshold, and a soft model has many of them.  This test
-    holds the level reached, 2 %; the 1 % target stays open in issue 12.
+    Issue 12 asks for DSC >= 0.99 and volumes within 1 %.  Measured with the shipped model and the
+    head crop (one window each, so only the precision differs): DSC 0.991 / 0.992 / 0.993 and
+    volumes 1.9 / 1.5 / 0.7 % apart (patient 07 / 19 / 26; the previous weights: DSC 0.986 and
+    1.8 % on patient 07).  Earlier, running the last decoder stage and the head in fp32 only brought
+    the volume differences to 0.3 / 0.6 / 1.2 %.  bf16 rounding moves the voxels whose WMH
+    probability is within a few hundredths of the threshold (max |dp| 0.02-0.04), and the small
+    loads make them a large share of a mask.  This test guards the precision path with a margin
+    under what was reached (another CPU's bf16 kernels round differently); the issue's targets
+    stay open in issue 12.
 
     Until it exists the default network has random weights, whose WMH probability is nearly flat
     (every voxel close to 1/classes), so a mask at any threshold is mostly voxels on the edge of it;
@@ -161,7 +164,7 @@ def test_bf16_and_fp32_agree_on_the_real_cases(tmp_path, ljubljana_dir):
             assert summary["runtime"]["precision"] == n and summary["runtime"]["windows"]["count"] == 1
         if ckpt == SHIPPED_MODEL:
             assert mask["fp32"].sum() > 0
-            assert dice(mask["fp32"], mask["bf16"]) >= 0.99 and avd(mask["fp32"], mask["bf16"]) <= 2.0, subject
+            assert dice(mask["fp32"], mask["bf16"]) >= 0.985 and avd(mask["fp32"], mask["bf16"]) <= 2.5, subject
         else:
             diff = np.abs(prob["bf16"] - prob["fp32"])
             assert diff.mean() <= 0.005 and diff.max() <= 0.05, subject
