@@ -8,9 +8,11 @@ no blending at all; otherwise the fewest windows that fit, blended by MONAI's
 windows of that size, as before.
 
 With ``crop_foreground`` the network sees only the head: the bounding box of the voxels well above
-the background (:func:`wmhseg.reporting.qc.foreground`, the QC mosaics' head), plus ``crop_margin`` voxels.  Outside it every voxel is background (probability 1 for class 0).  For a
-skull-stripped 1 mm MNI volume this is about half the grid.  nnU-Net crops to the non-zero region in
-the same way (Isensee et al., Nat. Methods 2021).
+the background (:func:`wmhseg.reporting.qc.foreground`, the QC mosaics' head), plus ``crop_margin``
+voxels.  Outside it every voxel is background (probability 1 for class 0).  For a skull-stripped
+1 mm MNI volume the box is about 41 % of the grid.  nnU-Net crops to the non-zero region in the
+same way (Isensee et al., Nat. Methods 2021).  GroupNorm takes its statistics over the input, so
+the crop also keeps the empty field of view around the head from changing the result.
 """
 
 from __future__ import annotations
