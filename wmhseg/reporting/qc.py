@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import nibabel as nib
 import numpy as np
+from monai.transforms.utils import generate_spatial_bounding_box
 from PIL import Image, ImageDraw, ImageFont
 
 from ..io import atomic_path
@@ -100,14 +101,10 @@ def display_window(flair: np.ndarray, head: np.ndarray) -> tuple[float, float]:
 
 def head_box(head: np.ndarray, margin: int = 3) -> tuple[slice, slice, slice]:
     """In-plane bounding box of the ``head`` mask (RAS order) over all slices, with a margin; every slice kept."""
-    box = []
-    for axis in (0, 1):
-        present = np.flatnonzero(head.any(axis=tuple(a for a in (0, 1, 2) if a != axis)))
-        if present.size == 0:
-            box.append(slice(None))
-        else:
-            box.append(slice(max(int(present[0]) - margin, 0), int(present[-1]) + margin + 1))
-    return box[0], box[1], slice(None)
+    if not head.any():
+        return slice(None), slice(None), slice(None)
+    start, end = generate_spatial_bounding_box(head[None], margin=(margin, margin, 0), allow_smaller=True)
+    return slice(start[0], end[0]), slice(start[1], end[1]), slice(None)
 
 
 def pick_slices(head: np.ndarray, n_slices: int) -> np.ndarray:
