@@ -3,11 +3,12 @@
 Builders (return lists of transforms, usable from bundle JSON): ``preprocessing``,
 ``patch_sampling``, ``augmentation`` (with ``DEFAULT_AUGMENTATION``), and for 2D slices
 ``slice_preprocessing`` and ``slice_augmentation`` (with ``DEFAULT_SLICE_AUGMENTATION``).
-Reader: ``IsalNibabelReader`` (``.nii.gz`` decompressed by ISA-L). Transforms: ``NormalizeFLAIRd``, ``EnsureLabelClassesd``, ``RandTransposeAxesd``,
+Reader: ``IsalNibabelReader`` (``.nii.gz`` decompressed by ISA-L). Transforms: ``NormalizeFLAIRd``, ``AxisAlignedInvertd``, ``EnsureLabelClassesd``, ``RandTransposeAxesd``,
 ``RandQuadraticBiasFieldd``, ``ApplyToRawIntensityd``; for slices ``CheckChannelsd``,
 ``ScaleSliceIntensityd``, ``EnsureBinaryMaskd``.
 """
 
+from .inverse import AxisAlignedInvertd
 from .labels import EnsureLabelClassesd
 from .normalization import (
     NORMALISATION_MODES,
@@ -36,6 +37,7 @@ from .volume_lists import (
 )
 
 __all__ = [
+    "AxisAlignedInvertd",
     "DEFAULT_AUGMENTATION",
     "DEFAULT_SLICE_AUGMENTATION",
     "DEFAULT_TARGET_SPACING",
