@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
 import torch
 from bundle_helpers import CONFIGS, META, TRAIN, mlflow_runs, sqlite_uri
 
@@ -49,6 +51,8 @@ def test_synthetic_training_saves_a_six_class_model(tmp_path, toy_label_maps, on
     assert json.loads(params["label_maps"]) == ["toy_seg_00.nii.gz", "toy_seg_01.nii.gz"]
     assert json.loads(params["validation_label_maps"]) == ["toy_seg_02.nii.gz"]
     assert "val_wmh_dice" in run.data.metrics
+    pooled = run.data.metrics["val_wmh_pooled_dice"]  # the selection metric of the overlay
+    assert 0.0 <= pooled <= 1.0 or pooled != pooled  # NaN when neither reference nor prediction has WMH
     assert workflow.parser.get_parsed_content("hyperparameters")["precision"] in ("bf16", "fp32")
 
     # a new run (new folder) that starts from those weights: its "initialize" step loads them
@@ -64,3 +68,24 @@ def test_synthetic_training_saves_a_six_class_model(tmp_path, toy_label_maps, on
     second.initialize()
     loaded = second.parser.get_parsed_content("network_def").state_dict()
     assert all(torch.equal(loaded[k].cpu(), state[k]) for k in state)
+
+
+def test_pooled_dice_counts_every_validation_voxel_once(tmp_path):
+    """The overlay's selection metric is 2·ΣI / (ΣA + ΣB) over the cases, label 2 'don't care'."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([TRAIN, SYNTHETIC])
+    handler = parser.get_parsed_content("validate#additional_metrics#val_wmh_pooled_dice")
+    rng = np.random.default_rng(0)
+    output, inter, sizes = [], 0, 0
+    for case in range(3):
+        label = rng.choice([0, 1, 2], size=(1, 12, 10, 6), p=[0.8, 0.15, 0.05])
+        pred = rng.choice([0, 1, 3], size=(1, 12, 10, 6), p=[0.7, 0.2, 0.1])
+        if case == 2:
+            label[label == 1] = 0  # a lesion-free case: only its false positives count
+        output.append({"pred": torch.as_tensor(pred), "label": torch.as_tensor(label)})
+        wmh, result = label == 1, (pred == 1) & (label != 2)
+        inter, sizes = inter + int((wmh & result).sum()), sizes + int(wmh.sum() + result.sum())
+    handler.metric_fn(*handler._output_transform(output))
+    assert float(handler.metric_fn.aggregate()[0]) == pytest.approx(2 * inter / sizes)
