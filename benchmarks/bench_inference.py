@@ -30,7 +30,7 @@ For ``ours`` it prints seconds per stage: ``check`` (read + checks) and ``hash``
 ``read``, ``reorient``, ``resample``, ``normalise`` (the data loader's preprocessing, re-run transform by
 transform after the run in the same process); ``network`` (with ``plan``, the window planning);
 ``invert`` (back to the input grid); ``lesions`` (threshold, labelling, lesion table); each write; the wall
-time of the whole run; then the total and peak RSS of every setting and the ratios ours / limit,
+time of the whole run and the setup before it (network, weights, activation measure: in no setting's figure); then the total and peak RSS of every setting and the ratios ours / limit,
 today / ours, nnU-Net-style / ours.
 
 Agreement: where ``../shared/data/ljubljana_ms_mni`` exists, the three real cases are segmented in bf16 and
@@ -364,12 +364,14 @@ def report(case: str, shape, results: dict) -> None:
         "write (all, parallel)": t["write"],
         "total (summary)": t["total"],
         "run wall time": ours["wall_s"],
+        "setup before the run": ours["setup_s"],
     }
     for name, seconds in stages.items():
         print(f"  {name:<24}{seconds:8.2f} s")
     print(
         f"  (* re-run transform by transform after the run; their sum is the data loader's "
-        f"'load' stage, {t['load']:.2f} s in the run)"
+        f"'load' stage, {t['load']:.2f} s in the run; the setup, outside every setting's figures below, builds the "
+        "network, loads its weights and measures its activations for the window plan)"
     )
     print(f"  {'setting':<16}{'network s':>10}{'total s':>10}{'peak RSS MB':>13}   (runs in order: {results['order']})")
     for mode in ("ours", "today", "nnunet"):
