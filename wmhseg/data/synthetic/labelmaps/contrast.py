@@ -54,8 +54,11 @@ def draw_label_means(values: np.ndarray, rng: np.random.Generator, random_contra
 
 
 def lesion_contrast(rng: np.random.Generator, random_contrast: bool) -> dict[str, float]:
-    """Lesion intensity relative to white matter at the rim and at the centre (from barely to strongly brighter)."""
-    centre = rng.uniform(1.25, 2.4)
+    """Lesion intensity relative to white matter at the rim and at the centre (from barely to strongly brighter).
+
+    The centre spans 1.15-2.2 times white matter: WMH on FLAIR are typically 1.2-1.6 times normal-appearing
+    white matter, about as bright as cortex, so position must tell them apart, not brightness alone."""
+    centre = rng.uniform(1.15, 2.2)
     if random_contrast and rng.uniform() < 0.3:
         centre = rng.uniform(0.3, 0.75)  # some random-contrast samples have dark lesions
     rim = 1.0 + (centre - 1.0) * rng.uniform(0.3, 0.7)
