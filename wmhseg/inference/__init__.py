@@ -7,7 +7,7 @@ runs that config.
 from .anatomy import OUTPUT_CHANNELS, anatomy_masks, output_maps
 from .batch import COHORT_FILE, OUTPUT_FILES, SUMMARY_FILE, BatchRun, Subject, SubjectsFailedError
 from .bundle import bundle_version, default_bundle_dir
-from .checkpoint import CheckpointError, checkpoint_info, load_network_weights, read_checkpoint
+from .checkpoint import CheckpointError, average_state_dicts, checkpoint_info, load_network_weights, read_checkpoint
 from .inferer import ProbabilitySlidingWindowInferer, foreground_box
 from .inputs import (
     check_brain_mask,
@@ -39,6 +39,7 @@ __all__ = [
     "bundle_version",
     "check_brain_mask",
     "check_image",
+    "average_state_dicts",
     "checkpoint_info",
     "default_bundle_dir",
     "discover_inputs",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +186,33 @@ def load_network_weights(network: nn.Module, path: str | os.PathLike, key: str |
         raise CheckpointError(problem)
     network.load_state_dict(state, strict=True)
     return network
+
+
+def average_state_dicts(paths: Sequence[str | os.PathLike]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the network weights in ``paths``, each in any form :func:`load_network_weights`
+    accepts (a state_dict, ``{"model": ...}``, the training's ``latest.pt``).
+
+    Averaging the snapshots of one training run along its trajectory (stochastic weight averaging,
+    Izmailov et al., "Averaging weights leads to wider optima and better generalization", UAI 2018)
+    damps the step-to-step noise of small-batch training. The mean is taken in float64 and stored in
+    each tensor's own dtype.
+
+    Raises:
+        CheckpointError: no path, an unreadable file, or weights whose names or shapes differ from the first's.
+    """
+    if not paths:
+        raise CheckpointError("no checkpoints to average")
+    first = Path(paths[0])
+    reference = _state_dict(read_checkpoint(first), first, None)
+    total = {k: v.double() for k, v in reference.items()}
+    for path in map(Path, paths[1:]):
+        state = _state_dict(read_checkpoint(path), path, None)
+        shapes = {k: tuple(v.shape) for k, v in state.items()}
+        if shapes != {k: tuple(v.shape) for k, v in total.items()}:
+            raise CheckpointError(f"{path}: its weights differ in names or shapes from those of {first}")
+        for k, v in state.items():
+            total[k] += v.double()
+    return {k: (v / len(paths)).to(reference[k].dtype) for k, v in total.items()}
 
 
 def checkpoint_info(path: str | os.PathLike | None) -> dict:
