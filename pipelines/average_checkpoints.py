@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(state, args.output)
     print(f"wrote {args.output}: the mean of {len(args.checkpoints)} checkpoints")
     return 0

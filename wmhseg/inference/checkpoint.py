@@ -204,11 +204,11 @@ def average_state_dicts(paths: Sequence[str | os.PathLike]) -> dict[str, torch.T
         raise CheckpointError("no checkpoints to average")
     first = Path(paths[0])
     reference = _state_dict(read_checkpoint(first), first, None)
+    shapes = {k: v.shape for k, v in reference.items()}
     total = {k: v.double() for k, v in reference.items()}
     for path in map(Path, paths[1:]):
         state = _state_dict(read_checkpoint(path), path, None)
-        shapes = {k: tuple(v.shape) for k, v in state.items()}
-        if shapes != {k: tuple(v.shape) for k, v in total.items()}:
+        if {k: v.shape for k, v in state.items()} != shapes:
             raise CheckpointError(f"{path}: its weights differ in names or shapes from those of {first}")
         for k, v in state.items():
             total[k] += v.double()
